@@ -1,0 +1,52 @@
+"""The server cache of answers: one key function, Django's cache framework."""
+
+import hashlib
+import json
+import logging
+
+from django.core.cache import cache
+
+from . import backends, conf
+from .selectors import docs_version, section_of
+from .text import normalise_question
+
+log = logging.getLogger(__name__)
+
+
+def chain_signature() -> str:
+    """The model chain with its options: changing either changes every key."""
+    parts = []
+    for backend in backends.chain():
+        parts.append(f"{backend.name}={backend.model_name()}")
+    parts.append(json.dumps([conf.get("OLLAMA_OPTIONS"), conf.get("EMBEDDED_OPTIONS")], sort_keys=True))
+    return "|".join(parts)
+
+
+def cache_key(*, question: str, path: str, audience: str, language: str = "") -> str:
+    """THE cache key: normalised question, page section, audience, docs version, model chain."""
+    material = "\x1f".join(
+        [
+            normalise_question(question),
+            section_of(path),
+            audience,
+            language,
+            docs_version(),
+            chain_signature(),
+        ]
+    )
+    return "assistant:answer:" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def get(key: str) -> dict | None:
+    try:
+        return cache.get(key)
+    except Exception as exc:  # a cache outage slows answers, never breaks them
+        log.warning("answer cache read failed: %s", exc)
+        return None
+
+
+def put(key: str, value: dict) -> None:
+    try:
+        cache.set(key, value, int(conf.get("HELP_CACHE_TTL")))
+    except Exception as exc:
+        log.warning("answer cache write failed: %s", exc)

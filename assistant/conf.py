@@ -1,0 +1,65 @@
+"""The assistant's settings in one place: Django settings first, then these defaults."""
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    "HELP_CACHE_TTL": 300,
+    "HELP_TIMEOUT": 12.0,
+    "OLLAMA_CONNECT_TIMEOUT": 2.0,
+    "HELP_OLLAMA_RETRIES": 2,
+    "HELP_HTTP_POOL_SIZE": 20,
+    "HELP_MAX_HINTS_CHARS": 400,
+    "HELP_MAX_DOCS_CHARS": 600,
+    "HELP_MAX_QUESTION_CHARS": 500,
+    "OLLAMA_URL": "http://127.0.0.1:11434",
+    "OLLAMA_MODEL": "qwen2.5:1.5b-instruct",
+    "OLLAMA_KEEP_ALIVE": "5m",
+    "ASSISTANT_BACKENDS": ["ollama", "embedded", "docs"],
+    "ASSISTANT_EMBEDDED_MODEL": "",
+    "HELP_RATE_LIMIT": "10/60",
+    "ASSISTANT_METRICS_TOKEN": "",
+    "HELP_WEB_WORKERS": 1,
+    "HELP_LOG_RETENTION_DAYS": 90,
+    # Fixed per model, warm-up included: Ollama reloads a model when options change.
+    "OLLAMA_OPTIONS": {"num_ctx": 2048, "temperature": 0.2, "num_predict": 256},
+    # A 135M model loops without a repeat penalty; "</" stops it echoing our delimiters.
+    "EMBEDDED_OPTIONS": {
+        "n_ctx": 2048,
+        "temperature": 0.2,
+        "max_tokens": 160,
+        "repeat_penalty": 1.2,
+        "stop": ["</"],
+    },
+    # How long a request waits for the embedded model's lock before moving on.
+    "EMBEDDED_LOCK_WAIT": 1.0,
+    # Circuit breaker cooldowns: 30 s doubling up to 300 s.
+    "BREAKER_BASE_COOLDOWN": 30.0,
+    "BREAKER_MAX_COOLDOWN": 300.0,
+    # A comment line goes out this often before the first token.
+    "SSE_HEARTBEAT_SECONDS": 10.0,
+    "RETRY_BACKOFF_BASE": 0.2,
+}
+
+
+def get(name: str) -> Any:
+    """The setting `name`: from django.conf.settings when set there, else DEFAULTS."""
+    return getattr(settings, name, DEFAULTS[name])
+
+
+def ollama_hosts() -> list[str]:
+    return [h.strip().rstrip("/") for h in str(get("OLLAMA_URL")).split(",") if h.strip()]
+
+
+def backends() -> list[str]:
+    value = get("ASSISTANT_BACKENDS")
+    if isinstance(value, str):
+        value = value.split(",")
+    return [b.strip() for b in value if b.strip()]
+
+
+def rate_limit() -> tuple[int, int]:
+    """HELP_RATE_LIMIT as (calls, seconds); "10/60" → (10, 60)."""
+    calls, _, seconds = str(get("HELP_RATE_LIMIT")).partition("/")
+    return int(calls), int(seconds or 60)

@@ -1,0 +1,46 @@
+"""Prometheus metrics. With PROMETHEUS_MULTIPROC_DIR set (gunicorn), values are shared
+across worker processes by prometheus-client's multiprocess mode."""
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30)
+
+REQUESTS = Counter(
+    "helpdesk_requests_total", "Questions answered", ["endpoint", "backend", "status"]
+)
+CACHE_HITS = Counter("helpdesk_cache_hits_total", "Answers served from a cache", ["level"])
+UPSTREAM_LATENCY = Histogram(
+    "helpdesk_upstream_latency_seconds", "Model call duration", ["backend"], buckets=_BUCKETS
+)
+TTFT = Histogram(
+    "helpdesk_ttft_seconds", "Time to first token seen by the client", ["backend"], buckets=_BUCKETS
+)
+LATENCY = Histogram(
+    "helpdesk_latency_seconds", "Total answer latency", ["backend"], buckets=_BUCKETS
+)
+UPSTREAM_ERRORS = Counter("helpdesk_upstream_errors_total", "Failed model calls", ["backend"])
+BREAKER_OPEN = Gauge(
+    "helpdesk_breaker_open", "1 while a backend's breaker is open", ["backend"],
+    multiprocess_mode="max",
+)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text, merged across processes when in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

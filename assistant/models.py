@@ -1,0 +1,88 @@
+import uuid
+
+from django.db import models
+from django.urls import reverse
+
+
+class Audience(models.TextChoices):
+    PUBLIC = "public", "Everyone"
+    AUTHENTICATED = "authenticated", "Signed-in users"
+    STAFF = "staff", "Staff only"
+
+
+# Each audience sees its own docs and those of the audiences before it.
+AUDIENCE_LEVELS = [Audience.PUBLIC, Audience.AUTHENTICATED, Audience.STAFF]
+
+
+class HelpDoc(models.Model):
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    body = models.TextField(help_text="Markdown.")
+    path_prefixes = models.TextField(
+        blank=True,
+        help_text="Page paths this doc is about, one per line (for example /invoices/).",
+    )
+    audience = models.CharField(
+        max_length=20, choices=Audience.choices, default=Audience.PUBLIC, db_index=True
+    )
+    language = models.CharField(max_length=10, default="en", db_index=True)
+    published = models.BooleanField(default=True, db_index=True)
+    updated = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("assistant:doc", kwargs={"slug": self.slug})
+
+    @property
+    def prefixes(self) -> list[str]:
+        return [p.strip() for p in self.path_prefixes.replace(",", "\n").splitlines() if p.strip()]
+
+
+class CacheLevel(models.TextChoices):
+    NONE = "none", "Not cached"
+    SERVER = "server", "Server cache"
+    SINGLE_FLIGHT = "single_flight", "Single-flight"
+    WIDGET = "widget", "Widget cache"
+
+
+class QueryStatus(models.TextChoices):
+    OK = "ok", "Answered by a model"
+    FALLBACK = "fallback", "Answered from the docs"
+    ERROR = "error", "Error"
+    RATE_LIMITED = "rate_limited", "Rate limited"
+
+
+class QueryLog(models.Model):
+    """One question asked, written after the answer went out."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created = models.DateTimeField(db_index=True)
+    path = models.CharField(max_length=500, blank=True)
+    question = models.CharField(max_length=500, db_index=True, help_text="Normalised.")
+    audience = models.CharField(max_length=20, choices=Audience.choices)
+    backend = models.CharField(max_length=20, blank=True, db_index=True)
+    model = models.CharField(max_length=200, blank=True)
+    cache_level = models.CharField(
+        max_length=20, choices=CacheLevel.choices, default=CacheLevel.NONE, db_index=True
+    )
+    status = models.CharField(max_length=20, choices=QueryStatus.choices, db_index=True)
+    latency_ms = models.FloatField(null=True)
+    ttft_ms = models.FloatField(null=True)
+    prompt_chars = models.PositiveIntegerField(default=0)
+    tokens_in = models.PositiveIntegerField(null=True)
+    tokens_out = models.PositiveIntegerField(null=True)
+    doc_ids = models.JSONField(default=list, blank=True)
+    top_doc = models.ForeignKey(HelpDoc, null=True, blank=True, on_delete=models.SET_NULL)
+    helpful = models.BooleanField(null=True)
+    visitor = models.CharField(max_length=64, blank=True, help_text="Hash of user or IP.")
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.question

@@ -1,0 +1,144 @@
+"""Ollama's native API: one pooled requests.Session per process, NDJSON streaming."""
+
+import json
+import threading
+from collections.abc import Iterator
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import conf
+
+
+class OllamaError(Exception):
+    """A failed call. `retryable` is False for answers that a retry would not change."""
+
+    def __init__(self, message: str, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def session() -> requests.Session:
+    """The process's one Session: a keep-alive pool of HELP_HTTP_POOL_SIZE per host."""
+    global _session
+    if _session is None:
+        with _session_lock:
+            if _session is None:
+                s = requests.Session()
+                size = int(conf.get("HELP_HTTP_POOL_SIZE"))
+                adapter = HTTPAdapter(pool_connections=8, pool_maxsize=size, max_retries=0)
+                s.mount("http://", adapter)
+                s.mount("https://", adapter)
+                s.trust_env = False  # loopback or the configured hosts only, never a proxy
+                _session = s
+    return _session
+
+
+def reset_session() -> None:
+    """Forget the Session (after fork, or in tests that change the pool size)."""
+    global _session
+    with _session_lock:
+        if _session is not None:
+            _session.close()
+        _session = None
+
+
+def _timeouts() -> tuple[float, float]:
+    return float(conf.get("OLLAMA_CONNECT_TIMEOUT")), float(conf.get("HELP_TIMEOUT"))
+
+
+def chat_body(messages: list[dict], stream: bool = True) -> dict:
+    """The request body; options and keep_alive identical on every call, warm-up included."""
+    return {
+        "model": conf.get("OLLAMA_MODEL"),
+        "messages": messages,
+        "stream": stream,
+        "options": dict(conf.get("OLLAMA_OPTIONS")),
+        "keep_alive": conf.get("OLLAMA_KEEP_ALIVE"),
+    }
+
+
+def _error_of(resp: requests.Response) -> OllamaError:
+    try:
+        message = resp.json().get("error", "")
+    except ValueError:
+        message = resp.text[:200]
+    # 400/404: bad request or missing model, a retry gives the same answer.
+    return OllamaError(f"HTTP {resp.status_code}: {message}", retryable=resp.status_code >= 500)
+
+
+def chat_stream(
+    host: str, messages: list[dict], usage: dict, cancel: threading.Event | None = None
+) -> Iterator[str]:
+    """Yield the answer's text chunks from `host`; fill `usage` from the final line.
+
+    A mid-stream `{"error": …}` line or a line that is not JSON fails the call.
+    Closing the generator closes the connection, which cancels the generation upstream.
+    """
+    try:
+        resp = session().post(
+            f"{host}/api/chat", json=chat_body(messages), stream=True, timeout=_timeouts()
+        )
+    except requests.RequestException as exc:
+        raise OllamaError(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        if resp.status_code != 200:
+            raise _error_of(resp)
+        for line in resp.iter_lines(chunk_size=1024):
+            if cancel is not None and cancel.is_set():
+                return
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except ValueError as exc:
+                raise OllamaError(f"not JSON: {line[:80]!r}") from exc
+            if not isinstance(data, dict):
+                raise OllamaError(f"not an object: {line[:80]!r}")
+            if "error" in data:
+                raise OllamaError(f"mid-stream error: {data['error']}")
+            text = (data.get("message") or {}).get("content") or ""
+            if text:
+                yield text
+            if data.get("done"):
+                usage.update(
+                    tokens_in=data.get("prompt_eval_count"),
+                    tokens_out=data.get("eval_count"),
+                    total_ns=data.get("total_duration"),
+                    load_ns=data.get("load_duration"),
+                    done_reason=data.get("done_reason"),
+                )
+                return
+        raise OllamaError("stream ended without a done line")
+    except requests.RequestException as exc:
+        raise OllamaError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        resp.close()
+
+
+def warm_up(host: str) -> dict:
+    """Load the model with our options and keep_alive: an empty chat (OLLAMA.md)."""
+    try:
+        resp = session().post(f"{host}/api/chat", json=chat_body([]), timeout=_timeouts())
+    except requests.RequestException as exc:
+        raise OllamaError(f"{type(exc).__name__}: {exc}") from exc
+    with resp:
+        if resp.status_code != 200:
+            raise _error_of(resp)
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise OllamaError("warm-up reply is not JSON") from exc
+
+
+def probe(host: str) -> bool:
+    """The cheapest health check: `GET /` answers "Ollama is running"."""
+    try:
+        with session().get(f"{host}/", timeout=(float(conf.get("OLLAMA_CONNECT_TIMEOUT")), 2)) as r:
+            return r.status_code == 200
+    except requests.RequestException:
+        return False

@@ -1,0 +1,34 @@
+"""HELP_RATE_LIMIT: model calls per visitor per window, counted in the cache (fixed window,
+so memory is bounded by the number of active visitors and expires with the window)."""
+
+import time
+
+from django.core.cache import cache
+
+from . import conf
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+def check(visitor: str) -> None:
+    """Count one model call for `visitor`; raise RateLimited past the limit."""
+    calls, seconds = conf.rate_limit()
+    if calls <= 0:
+        return
+    now = time.time()
+    window = int(now // seconds)
+    key = f"assistant:rl:{visitor}:{window}"
+    try:
+        if cache.add(key, 1, seconds + 1):
+            count = 1
+        else:
+            count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, seconds + 1)
+        count = 1
+    if count is not None and count > calls:
+        raise RateLimited(max(1, int((window + 1) * seconds - now + 0.999)))

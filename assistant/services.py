@@ -1,0 +1,364 @@
+"""Writes: answering a question (cache, single-flight, backend chain) and recording it."""
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from . import answer_cache, backends, conf, metrics, ratelimit, singleflight
+from .backends.docs import DocsBackend
+from .models import CacheLevel, HelpDoc, QueryLog, QueryStatus
+from .prompt import Prompt, build_prompt
+from .selectors import audience_for, guess_language, helpdoc_search
+from .text import normalise_question
+
+log = logging.getLogger(__name__)
+
+Event = tuple[str, Any]
+
+
+@dataclass
+class Outcome:
+    """What happened to one question: fills in as its events go out; then logged."""
+
+    id: str
+    question: str
+    path: str
+    audience: str
+    visitor: str
+    started: float = field(default_factory=time.perf_counter)
+    backend: str = ""
+    model: str = ""
+    cache_level: str = CacheLevel.NONE
+    status: str = ""
+    ttft_ms: float | None = None
+    latency_ms: float | None = None
+    prompt_chars: int = 0
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    doc_ids: list = field(default_factory=list)
+    sources: list = field(default_factory=list)
+    text: list = field(default_factory=list)
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 1)
+
+
+@dataclass
+class Reply:
+    outcome: Outcome
+    events: Iterator[Event]
+
+
+def visitor_of(user, remote_addr: str) -> str:
+    ident = f"u:{user.pk}" if user is not None and user.is_authenticated else f"ip:{remote_addr}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:32]
+
+
+def _prompt_for(question: str, path: str, hints: str, audience: str, language: str) -> Prompt:
+    hits = helpdoc_search(query=question, path=path, audience=audience, language=language)
+    return build_prompt(question=question, path=path, hints=hints, hits=hits, language=language)
+
+
+def answer_question_stream(
+    *, question: str, path: str, hints: str, user, visitor: str, language: str = ""
+) -> Reply:
+    """The answer to `question` as events: meta, token…, done (or error).
+
+    Served from the server cache, or by following the flight of an identical question
+    in progress, or by leading a new flight through the backend chain. Raises
+    RateLimited, before any event, when this visitor has used up their model calls.
+    """
+    audience = audience_for(user)
+    language = language or guess_language(question)
+    outcome = Outcome(
+        id=str(uuid.uuid4()),
+        question=normalise_question(question)[:500],
+        path=path[:500],
+        audience=audience,
+        visitor=visitor,
+    )
+    key = answer_cache.cache_key(question=question, path=path, audience=audience, language=language)
+    hit = answer_cache.get(key)
+    if hit:
+        return Reply(outcome, _from_cache(outcome, hit))
+
+    flight = singleflight.current(key)
+    leader = False
+    if flight is None:
+        try:
+            ratelimit.check(visitor)
+        except ratelimit.RateLimited:
+            outcome.status = QueryStatus.RATE_LIMITED
+            raise
+        flight, leader = singleflight.lead_or_follow(key)
+    if leader:
+        hit = answer_cache.get(key)  # another worker may have finished just now
+        if hit:
+            flight.finish()
+            return Reply(outcome, _from_cache(outcome, hit))
+        prompt = _prompt_for(question, path, hints, audience, language)
+        outcome.prompt_chars = prompt.chars
+        flight.join()  # before the producer starts, so it never sees zero listeners
+        threading.Thread(
+            target=_produce, args=(flight, key, prompt), daemon=True, name="assistant-producer"
+        ).start()
+    else:
+        flight.join()
+        outcome.cache_level = CacheLevel.SINGLE_FLIGHT
+
+    def fallback_prompt() -> Prompt:
+        return _prompt_for(question, path, hints, audience, language)
+
+    return Reply(outcome, _follow(flight, outcome, leader, fallback_prompt))
+
+
+def _from_cache(outcome: Outcome, hit: dict) -> Iterator[Event]:
+    outcome.cache_level = CacheLevel.SERVER
+    outcome.backend, outcome.model = hit["backend"], hit["model"]
+    outcome.sources, outcome.doc_ids = hit["sources"], hit.get("doc_ids", [])
+    metrics.CACHE_HITS.labels("server").inc()
+    yield "meta", _meta(outcome, cached=True)
+    outcome.ttft_ms = outcome.elapsed_ms()
+    outcome.text.append(hit["answer"])
+    yield "token", {"text": hit["answer"]}
+    yield "done", _done(outcome, QueryStatus.FALLBACK if hit["backend"] == "docs" else QueryStatus.OK)
+
+
+def _meta(outcome: Outcome, cached: bool) -> dict:
+    return {
+        "id": outcome.id,
+        "sources": outcome.sources,
+        "cached": cached,
+        "backend": outcome.backend,
+        "model": outcome.model,
+    }
+
+
+def _done(outcome: Outcome, status: str) -> dict:
+    outcome.status = status
+    outcome.latency_ms = outcome.elapsed_ms()
+    return {"id": outcome.id, "latency_ms": outcome.latency_ms, "ttft_ms": outcome.ttft_ms}
+
+
+def _produce(flight: singleflight.Flight, key: str, prompt: Prompt) -> None:
+    """The leader's producer thread: runs the chain and publishes every event to the flight.
+
+    It stops the generation (closing the upstream connection) once nobody listens.
+    """
+    cancel = threading.Event()
+    text: list[str] = []
+    start: dict = {}
+    checked = time.monotonic()
+    try:
+        for kind, data in backends.generate(prompt, cancel):
+            if kind == "start":
+                start = data = {**data, "sources": prompt.sources}
+            elif kind == "token":
+                text.append(data["text"])
+                now = time.monotonic()
+                if now - checked > 0.05:
+                    checked = now
+                    if flight.listeners() <= 0:
+                        cancel.set()
+            elif kind == "end":
+                answer_cache.put(
+                    key,
+                    {
+                        "answer": "".join(text),
+                        "sources": prompt.sources,
+                        "doc_ids": prompt.doc_ids,
+                        "backend": start["backend"],
+                        "model": start["model"],
+                    },
+                )
+                kind, data = "done", {
+                    "usage": data["usage"],
+                    "doc_ids": prompt.doc_ids,
+                    "prompt_chars": prompt.chars,
+                }
+            flight.publish(kind, data)
+    except Exception:
+        log.exception("answer producer failed")
+        try:
+            flight.publish("error", {"code": "internal", "message": "The answer failed."})
+        except Exception:
+            log.exception("could not report the failure to the flight")
+    finally:
+        try:
+            flight.finish()
+        except Exception:
+            log.exception("could not finish the flight")
+
+
+def _follow(
+    flight: singleflight.Flight, outcome: Outcome, leader: bool, fallback_prompt
+) -> Iterator[Event]:
+    """One listener's events. A waiter whose leader fails or stalls before any token
+    answers from the docs itself instead of hanging."""
+    heartbeat = float(conf.get("SSE_HEARTBEAT_SECONDS"))
+    # A leader in another process may die: give up on it after one full upstream attempt.
+    stall = float(conf.get("HELP_TIMEOUT")) * max(1, int(conf.get("HELP_OLLAMA_RETRIES"))) + 2
+    last = time.monotonic()
+    sent = False
+    try:
+        for event in flight.listen(min(heartbeat, stall)):
+            now = time.monotonic()
+            if event is None:
+                if not leader and now - last > stall:
+                    break
+                if not sent:
+                    yield "ping", None
+                continue
+            last = now
+            kind, data = event
+            if kind == "start":
+                outcome.backend, outcome.model = data["backend"], data["model"]
+                outcome.sources = data["sources"]
+                yield "meta", _meta(outcome, cached=False)
+            elif kind == "token":
+                if not sent:
+                    outcome.ttft_ms = outcome.elapsed_ms()
+                    sent = True
+                outcome.text.append(data["text"])
+                yield "token", data
+            elif kind == "done":
+                usage = data.get("usage") or {}
+                outcome.tokens_in, outcome.tokens_out = usage.get("tokens_in"), usage.get("tokens_out")
+                outcome.doc_ids = data.get("doc_ids", [])
+                if leader:
+                    outcome.prompt_chars = data.get("prompt_chars", outcome.prompt_chars)
+                else:
+                    metrics.CACHE_HITS.labels("single_flight").inc()
+                status = QueryStatus.FALLBACK if outcome.backend == "docs" else QueryStatus.OK
+                yield "done", _done(outcome, status)
+                return
+            elif kind == "error":
+                if sent or leader or data.get("code") == "cancelled":
+                    outcome.status = QueryStatus.ERROR
+                    yield "error", data
+                    return
+                break
+    except Exception as exc:
+        log.warning("single-flight follow failed: %s", exc)
+        if sent:
+            outcome.status = QueryStatus.ERROR
+            yield "error", {"code": "upstream_error", "message": "The answer was interrupted."}
+            return
+    finally:
+        try:
+            flight.leave()
+        except Exception:
+            log.warning("could not leave the flight")
+    if sent:
+        outcome.status = QueryStatus.ERROR
+        yield "error", {"code": "upstream_error", "message": "The answer was interrupted."}
+        return
+    yield from _docs_fallback(outcome, fallback_prompt)
+
+
+def _docs_fallback(outcome: Outcome, prompt_factory) -> Iterator[Event]:
+    if "docs" not in conf.backends():
+        outcome.status = QueryStatus.ERROR
+        yield "error", {"code": "unavailable", "message": "No answer could be produced right now."}
+        return
+    prompt = prompt_factory()
+    outcome.cache_level = CacheLevel.NONE
+    outcome.backend, outcome.model = "docs", "docs"
+    outcome.sources, outcome.doc_ids = prompt.sources, prompt.doc_ids
+    yield "meta", _meta(outcome, cached=False)
+    for chunk in DocsBackend().stream(prompt, {}, threading.Event()):
+        if outcome.ttft_ms is None:
+            outcome.ttft_ms = outcome.elapsed_ms()
+        outcome.text.append(chunk)
+        yield "token", {"text": chunk}
+    yield "done", _done(outcome, QueryStatus.FALLBACK)
+
+
+def answer_question(
+    *, question: str, path: str, hints: str, user, visitor: str, language: str = ""
+) -> tuple[Outcome, dict | None, dict | None]:
+    """The whole answer at once: (outcome, body, error). Raises RateLimited."""
+    reply = answer_question_stream(
+        question=question, path=path, hints=hints, user=user, visitor=visitor, language=language
+    )
+    cached = False
+    for kind, data in reply.events:
+        if kind == "meta":
+            cached = data["cached"]
+        elif kind == "error":
+            return reply.outcome, None, data
+    o = reply.outcome
+    body = {
+        "id": o.id,
+        "answer": "".join(o.text),
+        "sources": o.sources,
+        "cached": cached,
+        "backend": o.backend,
+        "model": o.model,
+        "latency_ms": o.latency_ms,
+    }
+    return o, body, None
+
+
+def record_outcome(outcome: Outcome, endpoint: str) -> None:
+    """Write the query log row and count the metrics; never fails the request."""
+    status = outcome.status or QueryStatus.ERROR
+    metrics.REQUESTS.labels(endpoint, outcome.backend or "none", status).inc()
+    if outcome.latency_ms is not None and outcome.backend:
+        metrics.LATENCY.labels(outcome.backend).observe(outcome.latency_ms / 1000)
+    if outcome.ttft_ms is not None and outcome.backend:
+        metrics.TTFT.labels(outcome.backend).observe(outcome.ttft_ms / 1000)
+    try:
+        QueryLog.objects.create(
+            id=outcome.id,
+            created=timezone.now(),
+            path=outcome.path,
+            question=outcome.question,
+            audience=outcome.audience,
+            backend=outcome.backend,
+            model=outcome.model[:200],
+            cache_level=outcome.cache_level,
+            status=status,
+            latency_ms=outcome.latency_ms if outcome.latency_ms is not None else outcome.elapsed_ms(),
+            ttft_ms=outcome.ttft_ms,
+            prompt_chars=outcome.prompt_chars,
+            tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out,
+            doc_ids=outcome.doc_ids,
+            top_doc=HelpDoc.objects.filter(pk__in=outcome.doc_ids[:1]).first(),
+            visitor=outcome.visitor,
+        )
+    except Exception:
+        log.exception("could not write the query log")
+        close_old_connections()
+
+
+def record_widget_hits(*, hits: list[tuple[str, str]], user, visitor: str) -> int:
+    """Log answers the widget served from its local cache, in one batched insert."""
+    now = timezone.now()
+    audience = audience_for(user)
+    rows = [
+        QueryLog(
+            created=now,
+            path=path,
+            question=normalise_question(question)[:500],
+            audience=audience,
+            cache_level=CacheLevel.WIDGET,
+            status=QueryStatus.OK,
+            latency_ms=0,
+            visitor=visitor,
+        )
+        for path, question in hits
+        if normalise_question(question)
+    ]
+    QueryLog.objects.bulk_create(rows)
+    metrics.CACHE_HITS.labels("widget").inc(len(rows))
+    return len(rows)

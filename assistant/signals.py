@@ -1,0 +1,11 @@
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from .models import HelpDoc
+from .selectors import docs_version_reset
+
+
+@receiver(post_save, sender=HelpDoc)
+@receiver(post_delete, sender=HelpDoc)
+def helpdoc_changed(**kwargs) -> None:
+    docs_version_reset()

@@ -1,0 +1,13 @@
+"""The Celery application: `celery -A celery_app worker` / `celery -A celery_app beat`."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+
+app = Celery("helpdesk")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+__all__ = ["app"]

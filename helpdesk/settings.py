@@ -1,0 +1,198 @@
+"""Settings for helpdesk, read from the environment with the defaults of SPEC.md."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    return env(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+# --- Core -------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG and not env_bool("HELPDESK_DEV", True):
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    # Development only: `make run` and tests. Production sets HELPDESK_DEV=0.
+    SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"  # noqa: S105
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "assistant",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Django's GZip, except for event streams (it would hold tokens back).
+    "assistant.middleware.GZipMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "assistant.middleware.ApiErrorMiddleware",
+]
+
+ROOT_URLCONF = "helpdesk.urls"
+WSGI_APPLICATION = "helpdesk.wsgi.application"
+CSRF_FAILURE_VIEW = "assistant.errors.csrf_failure"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory, so a live gunicorn started by the tests sees the test data.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".pytest-db.sqlite3")}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ------------------------------------------------------------------
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "helpdesk",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+                # A Redis outage makes answers slower, never errors.
+                "IGNORE_EXCEPTIONS": True,
+                "CONNECTION_POOL_KWARGS": {"max_connections": 50},
+            },
+        }
+    }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- Assistant --------------------------------------------------------------
+HELP_CACHE_TTL = int(env("HELP_CACHE_TTL", "300"))
+HELP_TIMEOUT = float(env("HELP_TIMEOUT", "12"))
+OLLAMA_CONNECT_TIMEOUT = float(env("OLLAMA_CONNECT_TIMEOUT", "2"))
+HELP_OLLAMA_RETRIES = int(env("HELP_OLLAMA_RETRIES", "2"))
+HELP_HTTP_POOL_SIZE = int(env("HELP_HTTP_POOL_SIZE", "20"))
+HELP_MAX_HINTS_CHARS = int(env("HELP_MAX_HINTS_CHARS", "400"))
+HELP_MAX_DOCS_CHARS = int(env("HELP_MAX_DOCS_CHARS", "600"))
+HELP_MAX_QUESTION_CHARS = int(env("HELP_MAX_QUESTION_CHARS", "500"))
+OLLAMA_URL = env("OLLAMA_URL", "http://127.0.0.1:11434")
+OLLAMA_MODEL = env("OLLAMA_MODEL", "qwen2.5:1.5b-instruct")
+OLLAMA_KEEP_ALIVE = env("OLLAMA_KEEP_ALIVE", "5m")
+ASSISTANT_BACKENDS = env_list("ASSISTANT_BACKENDS", "ollama,embedded,docs")
+ASSISTANT_EMBEDDED_MODEL = env("ASSISTANT_EMBEDDED_MODEL")
+HELP_RATE_LIMIT = env("HELP_RATE_LIMIT", "10/60")
+ASSISTANT_METRICS_TOKEN = env("ASSISTANT_METRICS_TOKEN")
+# Expected number of web worker processes; the system check warns when the cache
+# is local memory while several are expected.
+HELP_WEB_WORKERS = int(env("WEB_CONCURRENCY", "1"))
+HELP_LOG_RETENTION_DAYS = int(env("HELP_LOG_RETENTION_DAYS", "90"))
+
+# --- Celery -----------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+# Without a broker (`make run`) tasks run in-process.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "assistant-warm-up": {
+        "task": "assistant.tasks.warm_up",
+        "schedule": timedelta(seconds=int(env("HELP_WARM_UP_EVERY", "240"))),
+    },
+    "assistant-prefetch": {
+        "task": "assistant.tasks.prefetch_common_questions",
+        "schedule": timedelta(seconds=int(env("HELP_PREFETCH_EVERY", "900"))),
+    },
+    "assistant-purge-logs": {
+        "task": "assistant.tasks.purge_old_query_logs",
+        "schedule": timedelta(seconds=int(env("HELP_PURGE_EVERY", "86400"))),
+    },
+}
+
+# --- Static files and i18n --------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if env_bool("HELPDESK_MANIFEST_STATIC", not DEBUG and not env_bool("HELPDESK_DEV", True))
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+LOGIN_URL = "/admin/login/"
+
+# --- Security (production sets these through the environment) ---------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import demo
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("assistant/", include("assistant.urls")),
+    path("", demo.home, name="home"),
+    path("clients/", demo.clients, name="clients"),
+    path("clients/new/", demo.client_new, name="client-new"),
+    path("invoices/", demo.invoices, name="invoices"),
+    path("invoices/new/", demo.invoice_new, name="invoice-new"),
+    path("settings/", demo.account_settings, name="settings"),
+]
