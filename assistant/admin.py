@@ -30,8 +30,17 @@ class HelpDocAdmin(admin.ModelAdmin):
 
 @admin.register(QueryLog)
 class QueryLogAdmin(admin.ModelAdmin):
-    list_display = ("created", "question", "path", "backend", "cache_level", "status",
-                    "latency_ms", "ttft_ms", "helpful")
+    list_display = (
+        "created",
+        "question",
+        "path",
+        "backend",
+        "cache_level",
+        "status",
+        "latency_ms",
+        "ttft_ms",
+        "helpful",
+    )
     list_filter = ("status", "backend", "cache_level", "helpful", "audience")
     search_fields = ("question", "path")
     date_hierarchy = "created"

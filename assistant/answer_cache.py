@@ -18,7 +18,9 @@ def chain_signature() -> str:
     parts = []
     for backend in backends.chain():
         parts.append(f"{backend.name}={backend.model_name()}")
-    parts.append(json.dumps([conf.get("OLLAMA_OPTIONS"), conf.get("EMBEDDED_OPTIONS")], sort_keys=True))
+    parts.append(
+        json.dumps([conf.get("OLLAMA_OPTIONS"), conf.get("EMBEDDED_OPTIONS")], sort_keys=True)
+    )
     return "|".join(parts)
 
 

@@ -10,7 +10,9 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, headers: dict | None = None) -> JsonResponse:
+def error_response(
+    status: int, code: str, message: str, headers: dict | None = None
+) -> JsonResponse:
     response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
     for name, value in (headers or {}).items():
         response[name] = value

@@ -36,7 +36,9 @@ def report() -> dict:
             entry["breaker"] = breaker.state(name)
         out[name] = entry
         if name != "docs" and entry["configured"]:
-            states = [entry["breaker"]] if "breaker" in entry else list(entry.get("hosts", {}).values())
+            states = (
+                [entry["breaker"]] if "breaker" in entry else list(entry.get("hosts", {}).values())
+            )
             model_ready = model_ready or any(s["state"] != "open" for s in states)
     return {
         "status": "ok" if model_ready else "degraded",

@@ -30,7 +30,9 @@ LATENCY = Histogram(
 )
 UPSTREAM_ERRORS = Counter("helpdesk_upstream_errors_total", "Failed model calls", ["backend"])
 BREAKER_OPEN = Gauge(
-    "helpdesk_breaker_open", "1 while a backend's breaker is open", ["backend"],
+    "helpdesk_breaker_open",
+    "1 while a backend's breaker is open",
+    ["backend"],
     multiprocess_mode="max",
 )
 

@@ -88,10 +88,13 @@ def chat_stream(
     try:
         if resp.status_code != 200:
             raise _error_of(resp)
+        done = False
+        # Read to the end of the stream even after the done line: a fully read response
+        # goes back to the pool, a half-read one would cost a new connection next time.
         for line in resp.iter_lines(chunk_size=1024):
             if cancel is not None and cancel.is_set():
                 return
-            if not line.strip():
+            if done or not line.strip():
                 continue
             try:
                 data = json.loads(line)
@@ -105,6 +108,7 @@ def chat_stream(
             if text:
                 yield text
             if data.get("done"):
+                done = True
                 usage.update(
                     tokens_in=data.get("prompt_eval_count"),
                     tokens_out=data.get("eval_count"),
@@ -112,8 +116,8 @@ def chat_stream(
                     load_ns=data.get("load_duration"),
                     done_reason=data.get("done_reason"),
                 )
-                return
-        raise OllamaError("stream ended without a done line")
+        if not done:
+            raise OllamaError("stream ended without a done line")
     except requests.RequestException as exc:
         raise OllamaError(f"{type(exc).__name__}: {exc}") from exc
     finally:

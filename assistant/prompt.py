@@ -64,7 +64,7 @@ def build_prompt(
     hints_text = as_data(truncate_words(hints or "", int(conf.get("HELP_MAX_HINTS_CHARS"))))
     user = (
         f"<docs>\n{docs_text}\n</docs>\n"
-        f"<page path=\"{as_data(squeeze(path or '/')[:200])}\">\n{hints_text}\n</page>\n"
+        f'<page path="{as_data(squeeze(path or "/")[:200])}">\n{hints_text}\n</page>\n'
         f"<question>\n{as_data(squeeze(question))}\n</question>"
     )
     sources, doc_ids = [], []

@@ -23,10 +23,7 @@ def check(visitor: str) -> None:
     window = int(now // seconds)
     key = f"assistant:rl:{visitor}:{window}"
     try:
-        if cache.add(key, 1, seconds + 1):
-            count = 1
-        else:
-            count = cache.incr(key)
+        count = 1 if cache.add(key, 1, seconds + 1) else cache.incr(key)
     except ValueError:  # expired between add and incr
         cache.set(key, 1, seconds + 1)
         count = 1

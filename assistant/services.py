@@ -129,7 +129,10 @@ def _from_cache(outcome: Outcome, hit: dict) -> Iterator[Event]:
     outcome.ttft_ms = outcome.elapsed_ms()
     outcome.text.append(hit["answer"])
     yield "token", {"text": hit["answer"]}
-    yield "done", _done(outcome, QueryStatus.FALLBACK if hit["backend"] == "docs" else QueryStatus.OK)
+    yield (
+        "done",
+        _done(outcome, QueryStatus.FALLBACK if hit["backend"] == "docs" else QueryStatus.OK),
+    )
 
 
 def _meta(outcome: Outcome, cached: bool) -> dict:
@@ -179,11 +182,14 @@ def _produce(flight: singleflight.Flight, key: str, prompt: Prompt) -> None:
                         "model": start["model"],
                     },
                 )
-                kind, data = "done", {
-                    "usage": data["usage"],
-                    "doc_ids": prompt.doc_ids,
-                    "prompt_chars": prompt.chars,
-                }
+                kind, data = (
+                    "done",
+                    {
+                        "usage": data["usage"],
+                        "doc_ids": prompt.doc_ids,
+                        "prompt_chars": prompt.chars,
+                    },
+                )
             flight.publish(kind, data)
     except Exception:
         log.exception("answer producer failed")
@@ -205,7 +211,7 @@ def _follow(
     answers from the docs itself instead of hanging."""
     heartbeat = float(conf.get("SSE_HEARTBEAT_SECONDS"))
     # A leader in another process may die: give up on it after one full upstream attempt.
-    stall = float(conf.get("HELP_TIMEOUT")) * max(1, int(conf.get("HELP_OLLAMA_RETRIES"))) + 2
+    stall = float(conf.get("HELP_TIMEOUT")) * max(1, int(conf.get("HELP_OLLAMA_RETRIES"))) + 1
     last = time.monotonic()
     sent = False
     try:
@@ -231,7 +237,10 @@ def _follow(
                 yield "token", data
             elif kind == "done":
                 usage = data.get("usage") or {}
-                outcome.tokens_in, outcome.tokens_out = usage.get("tokens_in"), usage.get("tokens_out")
+                outcome.tokens_in, outcome.tokens_out = (
+                    usage.get("tokens_in"),
+                    usage.get("tokens_out"),
+                )
                 outcome.doc_ids = data.get("doc_ids", [])
                 if leader:
                     outcome.prompt_chars = data.get("prompt_chars", outcome.prompt_chars)
@@ -241,11 +250,11 @@ def _follow(
                 yield "done", _done(outcome, status)
                 return
             elif kind == "error":
-                if sent or leader or data.get("code") == "cancelled":
+                if sent or data.get("code") == "cancelled":
                     outcome.status = QueryStatus.ERROR
                     yield "error", data
                     return
-                break
+                break  # nothing sent yet: answer from the docs below
     except Exception as exc:
         log.warning("single-flight follow failed: %s", exc)
         if sent:
@@ -327,7 +336,9 @@ def record_outcome(outcome: Outcome, endpoint: str) -> None:
             model=outcome.model[:200],
             cache_level=outcome.cache_level,
             status=status,
-            latency_ms=outcome.latency_ms if outcome.latency_ms is not None else outcome.elapsed_ms(),
+            latency_ms=outcome.latency_ms
+            if outcome.latency_ms is not None
+            else outcome.elapsed_ms(),
             ttft_ms=outcome.ttft_ms,
             prompt_chars=outcome.prompt_chars,
             tokens_in=outcome.tokens_in,

@@ -62,7 +62,14 @@ def normalise_question(question: str) -> str:
 
 def stem(word: str) -> str:
     """A light suffix stripper for English and French: "invoices", "invoicing" → "invoic"."""
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+    for suffix, repl in (
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", ""),
+        ("s", ""),
+    ):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             word = word[: -len(suffix)] + repl
             break

@@ -167,11 +167,15 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if env_bool("HELPDESK_MANIFEST_STATIC", not DEBUG and not env_bool("HELPDESK_DEV", True))
+            if env_bool(
+                "HELPDESK_MANIFEST_STATIC", not DEBUG and not env_bool("HELPDESK_DEV", True)
+            )
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
+# Serve static files straight from static/ without collectstatic, except in production.
+WHITENOISE_USE_FINDERS = env_bool("HELPDESK_DEV", True)
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -63,10 +63,13 @@ def generate(prompt: Prompt, cancel: threading.Event) -> Iterator[tuple[str, dic
             if backend.guarded:
                 breaker.failure(backend.name)
             if sent:
-                yield "error", {
-                    "code": "upstream_error",
-                    "message": "The answer was interrupted. Please ask again.",
-                }
+                yield (
+                    "error",
+                    {
+                        "code": "upstream_error",
+                        "message": "The answer was interrupted. Please ask again.",
+                    },
+                )
                 return
             continue
         if backend.guarded:

@@ -12,7 +12,8 @@ INTRO = {
 }
 NOTHING = {
     "en": "The help docs don't cover this question yet. Try other words, or contact support.",
-    "fr": "L'aide ne couvre pas encore cette question. Essayez d'autres mots ou contactez le support.",
+    "fr": "L'aide ne couvre pas encore cette question. "
+    "Essayez d'autres mots ou contactez le support.",
 }
 
 

