@@ -1,0 +1,380 @@
+// The help widget: a launcher, a panel, answers streamed from the server.
+// Native ES module, no framework, no CDN. Configured by data-* attributes on #helpdesk-widget.
+import { renderMarkdown } from "./render.js";
+
+const root = document.getElementById("helpdesk-widget");
+
+function normalise(text) {
+  return text
+    .toLowerCase()
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/[^a-z0-9]+/g, " ")
+    .trim();
+}
+
+// A small LRU: a Map keeps insertion order, so the first key is the least recently used.
+class Lru {
+  constructor(size) {
+    this.size = size;
+    this.map = new Map();
+  }
+  get(key) {
+    if (!this.map.has(key)) return undefined;
+    const value = this.map.get(key);
+    this.map.delete(key);
+    this.map.set(key, value);
+    return value;
+  }
+  set(key, value) {
+    this.map.delete(key);
+    this.map.set(key, value);
+    while (this.map.size > this.size) this.map.delete(this.map.keys().next().value);
+  }
+}
+
+// Short hints about the page: headings, primary buttons, navigation links.
+function pageHints(maxNodes = 40, maxChars = 1000) {
+  const nodes = document.querySelectorAll(
+    "h1, h2, h3, .button.primary, button.primary, [type=submit], nav a",
+  );
+  const parts = [];
+  let length = 0;
+  for (const node of nodes) {
+    if (parts.length >= maxNodes) break;
+    if (root.contains(node)) continue;
+    const text = (node.textContent || "").replace(/\s+/g, " ").trim();
+    if (!text) continue;
+    if (length + text.length + 3 > maxChars) break;
+    parts.push(text);
+    length += text.length + 3;
+  }
+  return parts.join(" | ");
+}
+
+// Parse "event: x\ndata: {...}\n\n" blocks out of a growing buffer.
+function takeEvents(buffer) {
+  const events = [];
+  let end;
+  while ((end = buffer.indexOf("\n\n")) !== -1) {
+    const block = buffer.slice(0, end);
+    buffer = buffer.slice(end + 2);
+    if (block.startsWith(":")) continue; // keep-alive comment
+    let kind = "message";
+    let data = "";
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event: ")) kind = line.slice(7);
+      else if (line.startsWith("data: ")) data += line.slice(6);
+    }
+    try {
+      events.push([kind, JSON.parse(data)]);
+    } catch {
+      /* a broken event is skipped, not shown */
+    }
+  }
+  return [events, buffer];
+}
+
+function el(tag, attrs = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text) node.textContent = text;
+  return node;
+}
+
+class HelpWidget {
+  constructor(mount) {
+    const d = mount.dataset;
+    this.cfg = {
+      streamUrl: d.streamUrl,
+      feedbackUrl: d.feedbackUrl,
+      hitsUrl: d.hitsUrl,
+      csrf: d.csrfToken,
+      debounceMs: Number(d.debounceMs || 300),
+      live: d.live === "true",
+      minChars: Number(d.minChars || 3),
+    };
+    this.cache = new Lru(Number(d.cacheSize || 50));
+    this.controller = null;
+    this.timer = null;
+    this.hints = null;
+    this.hintsPath = null;
+    this.pendingHits = [];
+    this.lastAsked = "";
+    this.build(mount);
+  }
+
+  build(mount) {
+    this.launcher = el("button", {
+      type: "button",
+      class: "hd-launcher",
+      "aria-expanded": "false",
+      "aria-controls": "hd-panel",
+    }, "Help");
+    this.panel = el("section", {
+      id: "hd-panel",
+      class: "hd-panel",
+      role: "dialog",
+      "aria-label": "Help assistant",
+      hidden: "",
+    });
+    const header = el("header", { class: "hd-header" });
+    header.append(el("h2", {}, "Ask for help"));
+    this.closeBtn = el("button", { type: "button", class: "hd-close", "aria-label": "Close help" }, "×");
+    header.append(this.closeBtn);
+
+    this.form = el("form", { class: "hd-form", role: "search" });
+    this.input = el("input", {
+      type: "text",
+      name: "question",
+      class: "hd-input",
+      "aria-label": "Your question",
+      placeholder: "How do I…?",
+      autocomplete: "off",
+      maxlength: "500",
+    });
+    this.askBtn = el("button", { type: "submit", class: "hd-ask" }, "Ask");
+    this.stopBtn = el("button", { type: "button", class: "hd-stop", hidden: "" }, "Stop");
+    this.form.append(this.input, this.askBtn, this.stopBtn);
+
+    this.status = el("p", { class: "hd-status", role: "status" });
+    this.answer = el("div", { class: "hd-answer", "aria-live": "polite", "aria-atomic": "false" });
+    this.sources = el("ul", { class: "hd-sources", "aria-label": "Sources" });
+    this.feedback = el("div", { class: "hd-feedback", hidden: "" });
+    this.upBtn = el("button", { type: "button", "aria-label": "Helpful" }, "👍 Yes");
+    this.downBtn = el("button", { type: "button", "aria-label": "Not helpful" }, "👎 No");
+    this.feedback.append(el("span", {}, "Was this helpful?"), this.upBtn, this.downBtn);
+
+    this.panel.append(header, this.form, this.status, this.answer, this.sources, this.feedback);
+    mount.append(this.launcher, this.panel);
+
+    this.launcher.addEventListener("click", () => (this.panel.hidden ? this.open() : this.close()));
+    this.closeBtn.addEventListener("click", () => this.close());
+    this.panel.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") this.close();
+    });
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      clearTimeout(this.timer);
+      this.ask(this.input.value);
+    });
+    this.input.addEventListener("focus", () => this.refreshHints());
+    if (this.cfg.live) {
+      this.input.addEventListener("input", () => {
+        clearTimeout(this.timer);
+        const q = this.input.value;
+        if (q.trim().length < this.cfg.minChars) return;
+        this.timer = setTimeout(() => this.ask(q), this.cfg.debounceMs);
+      });
+    }
+    this.stopBtn.addEventListener("click", () => this.stop("Stopped."));
+    this.upBtn.addEventListener("click", () => this.sendFeedback(true));
+    this.downBtn.addEventListener("click", () => this.sendFeedback(false));
+    window.addEventListener("popstate", () => (this.hints = null));
+    window.addEventListener("pagehide", () => this.flushHits());
+  }
+
+  open() {
+    this.panel.hidden = false;
+    this.launcher.setAttribute("aria-expanded", "true");
+    this.input.focus();
+  }
+
+  close() {
+    this.panel.hidden = true;
+    this.launcher.setAttribute("aria-expanded", "false");
+    this.launcher.focus();
+  }
+
+  refreshHints() {
+    if (this.hints === null || this.hintsPath !== location.pathname) {
+      this.hints = pageHints();
+      this.hintsPath = location.pathname;
+    }
+    return this.hints;
+  }
+
+  headers() {
+    return { "Content-Type": "application/json", "X-CSRFToken": this.cfg.csrf };
+  }
+
+  stop(message) {
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+    this.stopBtn.hidden = true;
+    if (message) this.status.textContent = message;
+  }
+
+  reset() {
+    this.answer.replaceChildren();
+    this.sources.replaceChildren();
+    this.feedback.hidden = true;
+    this.status.textContent = "";
+    this.answerId = null;
+  }
+
+  showSources(sources) {
+    this.sources.replaceChildren();
+    for (const s of sources || []) {
+      const url = String(s.url || "");
+      // Our sources are site paths; anything else is not made a link.
+      if (!url.startsWith("/") || url.startsWith("//")) continue;
+      const a = el("a", { href: url }, String(s.title || url));
+      const li = el("li");
+      li.append(a);
+      this.sources.append(li);
+    }
+  }
+
+  render(text) {
+    this.answer.replaceChildren(renderMarkdown(text));
+  }
+
+  async ask(raw) {
+    const question = raw.trim();
+    if (!question) return;
+    const key = `${location.pathname}\u0000${normalise(question)}`;
+    // The same question already on its way: one request per question.
+    if (!normalise(question) || (key === this.lastAsked && this.controller)) return;
+    this.stop();
+    this.reset();
+    this.lastAsked = key;
+
+    const cached = this.cache.get(key);
+    if (cached) {
+      this.render(cached.text);
+      this.showSources(cached.sources);
+      this.answerId = cached.id;
+      this.feedback.hidden = false;
+      this.status.textContent = cached.backend === "docs" ? this.docsNotice() : "";
+      this.root().dataset.lastSource = "local-cache";
+      this.noteHit(question);
+      return;
+    }
+
+    const controller = new AbortController();
+    this.controller = controller;
+    this.stopBtn.hidden = false;
+    this.status.textContent = "Thinking…";
+    this.root().dataset.lastSource = "network";
+    let text = "";
+    let meta = null;
+    try {
+      const response = await fetch(this.cfg.streamUrl, {
+        method: "POST",
+        headers: this.headers(),
+        credentials: "same-origin",
+        body: JSON.stringify({
+          question,
+          path: location.pathname,
+          hints: this.refreshHints(),
+          lang: document.documentElement.lang || navigator.language || "",
+        }),
+        signal: controller.signal,
+      });
+      if (!response.ok) {
+        this.status.textContent = await this.errorMessage(response);
+        return;
+      }
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        let events;
+        [events, buffer] = takeEvents(buffer + decoder.decode(value, { stream: true }));
+        for (const [kind, data] of events) {
+          if (kind === "meta") {
+            meta = data;
+            this.answerId = data.id;
+            this.showSources(data.sources);
+            this.status.textContent = data.backend === "docs" ? this.docsNotice() : "";
+          } else if (kind === "token") {
+            text += data.text;
+            this.render(text);
+          } else if (kind === "done") {
+            this.feedback.hidden = false;
+            if (meta) {
+              this.cache.set(key, { text, sources: meta.sources, id: data.id, backend: meta.backend });
+            }
+          } else if (kind === "error") {
+            this.status.textContent = data.message || "The answer failed. Please try again.";
+          }
+        }
+      }
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      this.status.textContent = navigator.onLine === false
+        ? "You seem to be offline. Check your connection and try again."
+        : "The assistant could not be reached. Please try again.";
+    } finally {
+      if (this.controller === controller) {
+        this.controller = null;
+        this.stopBtn.hidden = true;
+      }
+    }
+  }
+
+  docsNotice() {
+    return "The assistant is answering from the help docs only right now.";
+  }
+
+  async errorMessage(response) {
+    if (response.status === 429) {
+      const wait = response.headers.get("Retry-After");
+      return `You're asking a lot of questions. Please wait ${wait || "a few"} seconds.`;
+    }
+    try {
+      const body = await response.json();
+      return body.error?.message || "The request failed.";
+    } catch {
+      return "The request failed.";
+    }
+  }
+
+  async sendFeedback(helpful) {
+    if (!this.answerId) return;
+    this.upBtn.disabled = this.downBtn.disabled = true;
+    try {
+      const r = await fetch(this.cfg.feedbackUrl, {
+        method: "POST",
+        headers: this.headers(),
+        credentials: "same-origin",
+        body: JSON.stringify({ id: this.answerId, helpful }),
+      });
+      this.status.textContent = r.ok ? "Thanks for your feedback." : "Feedback could not be sent.";
+    } catch {
+      this.status.textContent = "Feedback could not be sent.";
+    } finally {
+      this.upBtn.disabled = this.downBtn.disabled = false;
+    }
+  }
+
+  // Local cache hits are reported in batches so the statistics still count them.
+  noteHit(question) {
+    this.pendingHits.push({ path: location.pathname, question });
+    clearTimeout(this.hitsTimer);
+    this.hitsTimer = setTimeout(() => this.flushHits(), 5000);
+  }
+
+  flushHits() {
+    if (!this.pendingHits.length || !this.cfg.hitsUrl) return;
+    const hits = this.pendingHits.splice(0, 50);
+    fetch(this.cfg.hitsUrl, {
+      method: "POST",
+      headers: this.headers(),
+      credentials: "same-origin",
+      body: JSON.stringify({ hits }),
+      keepalive: true,
+    }).catch(() => {});
+  }
+
+  root() {
+    return root;
+  }
+}
+
+if (root) {
+  window.helpdeskWidget = new HelpWidget(root);
+}

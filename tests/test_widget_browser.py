@@ -1,0 +1,206 @@
+"""The widget in real headless Chromium (Debian's), driven by Playwright, against gunicorn."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; our tests touch no database here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+STREAM = "/assistant/api/help/stream/"
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("make test installs Debian's chromium; it is missing")
+        pytest.skip("no /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_app, standin):
+    standin.reset()
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    pg = context.new_page()
+    pg.stream_requests = []
+    pg.failed = []
+    pg.dialogs = []
+    pg.on("request", lambda r: STREAM in r.url and pg.stream_requests.append(r))
+    pg.on("requestfailed", lambda r: pg.failed.append((r.url, r.failure)))
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.base = live_app.url
+    yield pg
+    context.close()
+
+
+def _open(page, path="/invoices/"):
+    page.goto(page.base + path)
+    page.click(".hd-launcher")
+    page.wait_for_selector(".hd-input:focus")
+
+
+def _ask(page, question):
+    page.fill(".hd-input", question)
+    page.press(".hd-input", "Enter")
+
+
+def _wait_answered(page):
+    page.wait_for_selector(".hd-feedback:not([hidden])", timeout=15000)
+
+
+def test_live_typing_sends_exactly_one_request(page, standin):
+    def live_html(route):
+        response = route.fetch()
+        route.fulfill(response=response,
+                      body=response.text().replace('data-live="false"', 'data-live="true"'))
+
+    page.route(re.compile(r".*/invoices/$"), live_html)
+    _open(page)
+    page.type(".hd-input", "invoice", delay=80)
+    _wait_answered(page)
+    assert len(page.stream_requests) == 1
+    assert standin.chat_calls == 1
+
+
+def test_the_same_question_twice_is_answered_locally_the_second_time(page, standin):
+    _open(page)
+    _ask(page, "How do I export invoices?")
+    _wait_answered(page)
+    first = page.inner_text(".hd-answer")
+    _ask(page, "how do i EXPORT invoices")
+    page.wait_for_function("document.getElementById('helpdesk-widget').dataset.lastSource"
+                           " === 'local-cache'")
+    assert page.inner_text(".hd-answer") == first == "".join(standin.tokens)
+    assert len(page.stream_requests) == 1
+
+
+def test_partial_text_is_visible_before_the_stream_ends(page, standin):
+    standin.reset(delay=0.4)
+    _open(page)
+    _ask(page, "How do I send reminders?")
+    page.wait_for_function("document.querySelector('.hd-answer').textContent.includes('Open')")
+    sent_when_visible = len(standin.sent_log)
+    assert page.is_hidden(".hd-feedback")
+    assert sent_when_visible < len(standin.tokens) + 1
+    _wait_answered(page)
+    assert page.inner_text(".hd-answer") == "".join(standin.tokens)
+
+
+def test_a_new_question_aborts_the_one_in_flight(page, standin):
+    standin.reset(delay=0.3, tokens=[f"w{i} " for i in range(40)])
+    _open(page)
+    _ask(page, "first question about invoices")
+    page.wait_for_function("document.querySelector('.hd-answer').textContent.length > 0")
+    standin.tokens = ["Second ", "answer."]
+    _ask(page, "second question about clients")
+    _wait_answered(page)
+    assert page.inner_text(".hd-answer") == "Second answer."
+    assert len(page.stream_requests) == 2
+    assert any(STREAM in url for url, _ in page.failed)  # the first fetch was aborted
+    assert standin.abandoned_event.wait(10)  # and the server stopped that generation
+
+
+def test_hostile_model_output_renders_inert(page, standin):
+    standin.reset(tokens=[
+        '<img src=x onerror="window.__xss=1">', " <script>window.__xss=2</script>",
+        " [click me](javascript:window.__xss=3)", " **bold** and [docs](https://example.com/d)",
+    ])
+    _open(page)
+    _ask(page, "show me something")
+    _wait_answered(page)
+    answer = page.locator(".hd-answer")
+    assert answer.locator("img, script, iframe").count() == 0
+    assert "<img src=x" in answer.inner_text()  # shown as text
+    links = answer.locator("a")
+    assert links.count() == 1
+    assert links.first.get_attribute("href") == "https://example.com/d"
+    assert links.first.get_attribute("rel") == "noopener noreferrer"
+    assert answer.locator("strong").inner_text() == "bold"
+    page.get_by_text("click me").click()  # plain text now: no navigation, no code
+    assert page.url == page.base + "/invoices/"
+    assert page.evaluate("window.__xss") is None and page.dialogs == []
+
+
+def test_keyboard_only_open_ask_read_close(page, standin):
+    page.goto(page.base + "/clients/")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('hd-launcher')"):
+            break
+    else:
+        pytest.fail("the launcher is not reachable with Tab")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.classList.contains('hd-input')")
+    page.keyboard.type("How do I add a client?")
+    page.keyboard.press("Enter")
+    _wait_answered(page)
+    assert page.get_attribute(".hd-answer", "aria-live") == "polite"
+    assert page.inner_text(".hd-answer") == "".join(standin.tokens)
+    page.keyboard.press("Escape")
+    assert page.is_hidden(".hd-panel")
+    assert page.evaluate("document.activeElement.classList.contains('hd-launcher')")
+
+
+def test_docs_fallback_is_said(page, standin):
+    standin.reset(mode="missing404")
+    _open(page)
+    _ask(page, "How do I export invoices?")
+    _wait_answered(page)
+    assert "help docs only" in page.inner_text(".hd-status")
+    assert page.locator(".hd-sources a").first.get_attribute("href").startswith("/assistant/docs/")
+
+
+def test_rate_limited_message_says_when_to_retry(page):
+    page.route(re.compile(".*" + re.escape(STREAM)), lambda route: route.fulfill(
+        status=429, headers={"Retry-After": "7", "Content-Type": "application/json"},
+        body='{"error": {"code": "rate_limited", "message": "Too many questions"}}'))
+    _open(page)
+    _ask(page, "How do I export invoices?")
+    page.wait_for_function("document.querySelector('.hd-status').textContent.includes('7')")
+    assert "wait 7 seconds" in page.inner_text(".hd-status")
+
+
+def test_offline_message(page):
+    _open(page)
+    page.context.set_offline(True)
+    _ask(page, "How do I export invoices?")
+    page.wait_for_function("document.querySelector('.hd-status').textContent.includes('offline')")
+    page.context.set_offline(False)
+
+
+def test_feedback_is_recorded(page, standin):
+    _open(page)
+    _ask(page, "How do I export invoices?")
+    _wait_answered(page)
+    with page.expect_response(lambda r: "/assistant/api/feedback/" in r.url) as info:
+        page.click("[aria-label='Helpful']")
+    assert info.value.status == 204
+    page.wait_for_function("document.querySelector('.hd-status').textContent.includes('Thanks')")
+
+
+def test_screenshot_of_the_open_widget(page, standin):
+    standin.reset(tokens=["To create an invoice, open **Invoices** and click ",
+                          "**Create invoice**. Choose the client, add one line per ",
+                          "service, pick the VAT rate, then click **Send invoice**."])
+    _open(page)
+    _ask(page, "How do I create an invoice?")
+    _wait_answered(page)
+    out = ROOT / "docs" / "widget.png"
+    out.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(out))
+    assert out.stat().st_size > 10_000
