@@ -1,9 +1,12 @@
 import markdown
 from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from .models import HelpDoc, QueryLog
+from .stats import latency_chart_svg, latency_stats, window
 
 
 @admin.register(HelpDoc)
@@ -47,6 +50,27 @@ class QueryLogAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_urls(self):
+        stats = self.admin_site.admin_view(self.stats_view)  # staff only
+        return [path("stats/", stats, name="assistant_stats"), *super().get_urls()]
+
+    def stats_view(self, request):
+        """The "Assistant statistics" page: latency, cache, errors and the questions."""
+        name, since = window(request.GET.get("window", "24h"))
+        stats = latency_stats(since=since)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Assistant statistics",
+            "opts": self.model._meta,
+            "window": name,
+            "windows": ["24h", "7d", "30d"],
+            "stats": stats,
+            "cache_rates": sorted(stats["cache_rates"].items()),
+            # Drawn from numbers and dates only: nothing user-written reaches the SVG.
+            "chart": mark_safe(latency_chart_svg(stats["per_day"])),  # noqa: S308
+        }
+        return TemplateResponse(request, "admin/assistant/stats.html", context)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

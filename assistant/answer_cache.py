@@ -7,7 +7,7 @@ import logging
 from django.core.cache import cache
 
 from . import backends, conf
-from .selectors import docs_version, section_of
+from .selectors import docs_version, guess_language, section_of
 from .text import normalise_question
 
 log = logging.getLogger(__name__)
@@ -25,13 +25,14 @@ def chain_signature() -> str:
 
 
 def cache_key(*, question: str, path: str, audience: str, language: str = "") -> str:
-    """THE cache key: normalised question, page section, audience, docs version, model chain."""
+    """THE cache key: normalised question, page section, audience, docs version, model chain
+    (and the reply language, guessed from the question when not given)."""
     material = "\x1f".join(
         [
             normalise_question(question),
             section_of(path),
             audience,
-            language,
+            language or guess_language(question),
             docs_version(),
             chain_signature(),
         ]

@@ -78,11 +78,15 @@ class QueryLog(models.Model):
     tokens_out = models.PositiveIntegerField(null=True)
     doc_ids = models.JSONField(default=list, blank=True)
     top_doc = models.ForeignKey(HelpDoc, null=True, blank=True, on_delete=models.SET_NULL)
+    doc_matched = models.BooleanField(
+        null=True, help_text="Did any doc match the question's words?"
+    )
     helpful = models.BooleanField(null=True)
     visitor = models.CharField(max_length=64, blank=True, help_text="Hash of user or IP.")
 
     class Meta:
         ordering = ["-created"]
+        indexes = [models.Index(fields=["created", "backend"])]
 
     def __str__(self) -> str:
         return self.question

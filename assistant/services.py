@@ -44,6 +44,7 @@ class Outcome:
     tokens_in: int | None = None
     tokens_out: int | None = None
     doc_ids: list = field(default_factory=list)
+    doc_matched: bool | None = None
     sources: list = field(default_factory=list)
     text: list = field(default_factory=list)
 
@@ -68,7 +69,14 @@ def _prompt_for(question: str, path: str, hints: str, audience: str, language: s
 
 
 def answer_question_stream(
-    *, question: str, path: str, hints: str, user, visitor: str, language: str = ""
+    *,
+    question: str,
+    path: str,
+    hints: str,
+    user,
+    visitor: str,
+    language: str = "",
+    rate_limit: bool = True,
 ) -> Reply:
     """The answer to `question` as events: meta, token…, done (or error).
 
@@ -92,12 +100,14 @@ def answer_question_stream(
 
     flight = singleflight.current(key)
     leader = False
-    if flight is None:
+    if flight is None and rate_limit:
         try:
             ratelimit.check(visitor)
-        except ratelimit.RateLimited:
+        except ratelimit.RateLimited as exc:
             outcome.status = QueryStatus.RATE_LIMITED
+            exc.outcome = outcome  # so the view can still log the refused question
             raise
+    if flight is None:
         flight, leader = singleflight.lead_or_follow(key)
     if leader:
         hit = answer_cache.get(key)  # another worker may have finished just now
@@ -124,6 +134,7 @@ def _from_cache(outcome: Outcome, hit: dict) -> Iterator[Event]:
     outcome.cache_level = CacheLevel.SERVER
     outcome.backend, outcome.model = hit["backend"], hit["model"]
     outcome.sources, outcome.doc_ids = hit["sources"], hit.get("doc_ids", [])
+    outcome.doc_matched = hit.get("matched")
     metrics.CACHE_HITS.labels("server").inc()
     yield "meta", _meta(outcome, cached=True)
     outcome.ttft_ms = outcome.elapsed_ms()
@@ -178,6 +189,7 @@ def _produce(flight: singleflight.Flight, key: str, prompt: Prompt) -> None:
                         "answer": "".join(text),
                         "sources": prompt.sources,
                         "doc_ids": prompt.doc_ids,
+                        "matched": prompt.matched,
                         "backend": start["backend"],
                         "model": start["model"],
                     },
@@ -187,6 +199,7 @@ def _produce(flight: singleflight.Flight, key: str, prompt: Prompt) -> None:
                     {
                         "usage": data["usage"],
                         "doc_ids": prompt.doc_ids,
+                        "matched": prompt.matched,
                         "prompt_chars": prompt.chars,
                     },
                 )
@@ -242,6 +255,7 @@ def _follow(
                     usage.get("tokens_out"),
                 )
                 outcome.doc_ids = data.get("doc_ids", [])
+                outcome.doc_matched = data.get("matched")
                 if leader:
                     outcome.prompt_chars = data.get("prompt_chars", outcome.prompt_chars)
                 else:
@@ -282,6 +296,7 @@ def _docs_fallback(outcome: Outcome, prompt_factory) -> Iterator[Event]:
     outcome.cache_level = CacheLevel.NONE
     outcome.backend, outcome.model = "docs", "docs"
     outcome.sources, outcome.doc_ids = prompt.sources, prompt.doc_ids
+    outcome.doc_matched = prompt.matched
     yield "meta", _meta(outcome, cached=False)
     for chunk in DocsBackend().stream(prompt, {}, threading.Event()):
         if outcome.ttft_ms is None:
@@ -292,11 +307,24 @@ def _docs_fallback(outcome: Outcome, prompt_factory) -> Iterator[Event]:
 
 
 def answer_question(
-    *, question: str, path: str, hints: str, user, visitor: str, language: str = ""
+    *,
+    question: str,
+    path: str,
+    hints: str,
+    user,
+    visitor: str,
+    language: str = "",
+    rate_limit: bool = True,
 ) -> tuple[Outcome, dict | None, dict | None]:
     """The whole answer at once: (outcome, body, error). Raises RateLimited."""
     reply = answer_question_stream(
-        question=question, path=path, hints=hints, user=user, visitor=visitor, language=language
+        question=question,
+        path=path,
+        hints=hints,
+        user=user,
+        visitor=visitor,
+        language=language,
+        rate_limit=rate_limit,
     )
     cached = False
     for kind, data in reply.events:
@@ -345,6 +373,7 @@ def record_outcome(outcome: Outcome, endpoint: str) -> None:
             tokens_out=outcome.tokens_out,
             doc_ids=outcome.doc_ids,
             top_doc=HelpDoc.objects.filter(pk__in=outcome.doc_ids[:1]).first(),
+            doc_matched=outcome.doc_matched,
             visitor=outcome.visitor,
         )
     except Exception:

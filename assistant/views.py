@@ -29,7 +29,10 @@ def _visitor(request: HttpRequest) -> str:
     return visitor_of(request.user, request.META.get("REMOTE_ADDR", ""))
 
 
-def _rate_limited(exc: RateLimited) -> JsonResponse:
+def _rate_limited(exc: RateLimited, endpoint: str) -> JsonResponse:
+    outcome = getattr(exc, "outcome", None)
+    if outcome is not None:
+        record_outcome(outcome, endpoint)
     return error_response(
         429,
         "rate_limited",
@@ -51,7 +54,7 @@ def help_view(request: HttpRequest) -> JsonResponse:
             language=data.language,
         )
     except RateLimited as exc:
-        return _rate_limited(exc)
+        return _rate_limited(exc, "help")
     record_outcome(outcome, "help")
     if error is not None:
         status = 503 if error["code"] == "unavailable" else 502
@@ -83,7 +86,7 @@ def help_stream_view(request: HttpRequest) -> HttpResponse:
             language=data.language,
         )
     except RateLimited as exc:
-        return _rate_limited(exc)
+        return _rate_limited(exc, "stream")
     response = StreamingHttpResponse(_event_stream(reply), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache, no-transform"
     response["X-Accel-Buffering"] = "no"

@@ -10,8 +10,15 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 STREAM = "/assistant/api/help/stream/"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,8 +73,9 @@ def _wait_answered(page):
 def test_live_typing_sends_exactly_one_request(page, standin):
     def live_html(route):
         response = route.fetch()
-        route.fulfill(response=response,
-                      body=response.text().replace('data-live="false"', 'data-live="true"'))
+        route.fulfill(
+            response=response, body=response.text().replace('data-live="false"', 'data-live="true"')
+        )
 
     page.route(re.compile(r".*/invoices/$"), live_html)
     _open(page)
@@ -83,8 +91,9 @@ def test_the_same_question_twice_is_answered_locally_the_second_time(page, stand
     _wait_answered(page)
     first = page.inner_text(".hd-answer")
     _ask(page, "how do i EXPORT invoices")
-    page.wait_for_function("document.getElementById('helpdesk-widget').dataset.lastSource"
-                           " === 'local-cache'")
+    page.wait_for_function(
+        "document.getElementById('helpdesk-widget').dataset.lastSource === 'local-cache'"
+    )
     assert page.inner_text(".hd-answer") == first == "".join(standin.tokens)
     assert len(page.stream_requests) == 1
 
@@ -116,10 +125,14 @@ def test_a_new_question_aborts_the_one_in_flight(page, standin):
 
 
 def test_hostile_model_output_renders_inert(page, standin):
-    standin.reset(tokens=[
-        '<img src=x onerror="window.__xss=1">', " <script>window.__xss=2</script>",
-        " [click me](javascript:window.__xss=3)", " **bold** and [docs](https://example.com/d)",
-    ])
+    standin.reset(
+        tokens=[
+            '<img src=x onerror="window.__xss=1">',
+            " <script>window.__xss=2</script>",
+            " [click me](javascript:window.__xss=3)",
+            " **bold** and [docs](https://example.com/d)",
+        ]
+    )
     _open(page)
     _ask(page, "show me something")
     _wait_answered(page)
@@ -166,9 +179,14 @@ def test_docs_fallback_is_said(page, standin):
 
 
 def test_rate_limited_message_says_when_to_retry(page):
-    page.route(re.compile(".*" + re.escape(STREAM)), lambda route: route.fulfill(
-        status=429, headers={"Retry-After": "7", "Content-Type": "application/json"},
-        body='{"error": {"code": "rate_limited", "message": "Too many questions"}}'))
+    page.route(
+        re.compile(".*" + re.escape(STREAM)),
+        lambda route: route.fulfill(
+            status=429,
+            headers={"Retry-After": "7", "Content-Type": "application/json"},
+            body='{"error": {"code": "rate_limited", "message": "Too many questions"}}',
+        ),
+    )
     _open(page)
     _ask(page, "How do I export invoices?")
     page.wait_for_function("document.querySelector('.hd-status').textContent.includes('7')")
@@ -194,9 +212,13 @@ def test_feedback_is_recorded(page, standin):
 
 
 def test_screenshot_of_the_open_widget(page, standin):
-    standin.reset(tokens=["To create an invoice, open **Invoices** and click ",
-                          "**Create invoice**. Choose the client, add one line per ",
-                          "service, pick the VAT rate, then click **Send invoice**."])
+    standin.reset(
+        tokens=[
+            "To create an invoice, open **Invoices** and click ",
+            "**Create invoice**. Choose the client, add one line per ",
+            "service, pick the VAT rate, then click **Send invoice**.",
+        ]
+    )
     _open(page)
     _ask(page, "How do I create an invoice?")
     _wait_answered(page)

@@ -268,7 +268,6 @@ class HelpWidget {
           question,
           path: location.pathname,
           hints: this.refreshHints(),
-          lang: document.documentElement.lang || navigator.language || "",
         }),
         signal: controller.signal,
       });

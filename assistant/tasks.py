@@ -1,0 +1,20 @@
+"""Celery tasks: thin wrappers around the upkeep services (scheduled in settings)."""
+
+from celery import shared_task
+
+from . import upkeep
+
+
+@shared_task(ignore_result=True, expires=120)
+def warm_up() -> dict:
+    return upkeep.model_warm_up()
+
+
+@shared_task(ignore_result=True, expires=600)
+def prefetch_common_questions(limit: int = 20) -> dict:
+    return upkeep.prefetch_common_questions(limit=limit)
+
+
+@shared_task(ignore_result=True)
+def purge_old_query_logs() -> int:
+    return upkeep.query_logs_purge()

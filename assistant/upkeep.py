@@ -1,0 +1,75 @@
+"""Services run by Celery beat: keep the model warm, prefetch common questions, purge logs."""
+
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+
+from . import answer_cache, breaker, conf, ollama_client
+from .backends import REGISTRY, BackendError
+from .backends.embedded import get_model
+from .backends.ollama import host_breaker_name
+from .models import Audience, QueryLog
+from .services import answer_question
+from .stats import top_questions_by_section
+
+log = logging.getLogger(__name__)
+
+
+def model_warm_up() -> dict:
+    """Load each configured model: Ollama with an empty chat carrying the same options and
+    keep_alive as real questions (so it stays loaded), the embedded model in this process."""
+    report: dict = {}
+    chain = conf.backends()
+    if "ollama" in chain:
+        for host in conf.ollama_hosts():
+            name = host_breaker_name(host)
+            if not breaker.allow(name, probe=lambda h=host: ollama_client.probe(h)):
+                report[host] = "skipped: breaker open"
+                continue
+            try:
+                reply = ollama_client.warm_up(host)
+                breaker.success(name)
+                report[host] = reply.get("done_reason", "ok")
+            except ollama_client.OllamaError as exc:
+                breaker.failure(name)
+                report[host] = f"failed: {exc}"
+    if "embedded" in chain and REGISTRY["embedded"].configured():
+        try:
+            get_model()
+            report["embedded"] = "loaded"
+        except BackendError as exc:
+            report["embedded"] = f"failed: {exc}"
+    log.info("warm-up: %s", report)
+    return report
+
+
+def prefetch_common_questions(*, limit: int = 20, hours: int = 24) -> dict:
+    """Answer the most asked questions of the last `hours`, per page section, into the server
+    cache for anonymous readers, skipping those still cached. At most `limit` questions."""
+    since = timezone.now() - timedelta(hours=hours)
+    done = skipped = failed = 0
+    for question, path in top_questions_by_section(since=since, limit=limit):
+        key = answer_cache.cache_key(question=question, path=path, audience=Audience.PUBLIC)
+        if answer_cache.get(key):
+            skipped += 1
+            continue
+        _, body, error = answer_question(
+            question=question,
+            path=path,
+            hints="",
+            user=None,
+            visitor="prefetch",
+            rate_limit=False,
+        )
+        if error:
+            failed += 1
+        else:
+            done += 1
+    return {"answered": done, "skipped": skipped, "failed": failed}
+
+
+def query_logs_purge(*, older_than_days: int | None = None) -> int:
+    days = older_than_days or int(conf.get("HELP_LOG_RETENTION_DAYS"))
+    deleted, _ = QueryLog.objects.filter(created__lt=timezone.now() - timedelta(days=days)).delete()
+    return deleted

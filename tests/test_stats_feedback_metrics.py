@@ -1,0 +1,193 @@
+"""Query logs, statistics, feedback, widget hits and Prometheus metrics."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from assistant import stats
+from assistant.models import CacheLevel, QueryLog, QueryStatus
+from tests.conftest import sse_events
+
+pytestmark = pytest.mark.django_db
+
+
+def _log(**kw) -> QueryLog:
+    defaults = dict(
+        created=timezone.now(),
+        question="q",
+        audience="public",
+        backend="ollama",
+        status=QueryStatus.OK,
+        cache_level=CacheLevel.NONE,
+    )
+    return QueryLog.objects.create(**{**defaults, **kw})
+
+
+@pytest.fixture
+def hundred(db):
+    QueryLog.objects.all().delete()
+    for i in range(1, 101):
+        _log(latency_ms=float(i), ttft_ms=float(i) / 10, backend="ollama" if i % 2 else "docs")
+
+
+EXPECTED = {"latency_ms_p50": 50.5, "latency_ms_p95": 95.05, "latency_ms_p99": 99.01}
+
+
+def _check(row):
+    assert row["n"] == 100
+    for name, value in EXPECTED.items():
+        assert row[name] == pytest.approx(value)
+
+
+def test_percentiles_of_1_to_100_in_this_database(hundred):
+    _check(stats.percentiles(QueryLog.objects.all(), "latency_ms")[0])
+
+
+def test_percentiles_of_1_to_100_computed_in_python(hundred, monkeypatch):
+    """The SQLite path, on whatever database runs the suite."""
+    monkeypatch.setattr(stats, "connection", type("C", (), {"vendor": "sqlite"})())
+    _check(stats.percentiles(QueryLog.objects.all(), "latency_ms")[0])
+    rows = stats.percentiles(QueryLog.objects.all(), "latency_ms", ("backend",))
+    assert [r["backend"] for r in rows] == ["docs", "ollama"]
+    assert rows[0]["latency_ms_p50"] == pytest.approx(51.0)  # 2, 4, …, 100
+
+
+def test_grouped_percentiles_agree_between_database_and_python(hundred, monkeypatch):
+    db_rows = stats.percentiles(QueryLog.objects.all(), "latency_ms", ("backend",))
+    monkeypatch.setattr(stats, "connection", type("C", (), {"vendor": "sqlite"})())
+    py_rows = stats.percentiles(QueryLog.objects.all(), "latency_ms", ("backend",))
+    assert [r["backend"] for r in db_rows] == [r["backend"] for r in py_rows]
+    for a, b in zip(db_rows, py_rows, strict=True):
+        for name in EXPECTED:
+            assert a[name] == pytest.approx(b[name])
+
+
+def test_latency_stats_rates_and_questions(hundred):
+    _log(status=QueryStatus.RATE_LIMITED, question="too many")
+    _log(status=QueryStatus.ERROR, question="broke")
+    _log(cache_level=CacheLevel.SERVER, latency_ms=1, question="cached one")
+    _log(doc_matched=False, question="weather tomorrow", latency_ms=3)
+    _log(created=timezone.now() - timedelta(days=3), question="old", latency_ms=9)
+    s = stats.latency_stats(since=timezone.now() - timedelta(hours=24))
+    assert s["total"] == 104
+    assert s["rate_limited"] == 1
+    assert s["error_rate"] == pytest.approx(1 / 104, abs=1e-4)
+    assert s["cache_rates"]["server"] == pytest.approx(1 / 104, abs=1e-4)
+    assert s["top_questions"][0] == {"question": "q", "n": 100}
+    assert s["unmatched"] == [{"question": "weather tomorrow", "n": 1}]
+    assert "old" not in [q["question"] for q in s["top_questions"]]
+    assert {r["backend"] for r in s["per_backend"]} == {"ollama", "docs"}
+    assert "<polyline" in stats.latency_chart_svg(s["per_day"])
+
+
+def test_stats_page_for_staff_only(client, hundred, demo_docs):
+    from assistant.models import HelpDoc
+
+    doc = HelpDoc.objects.get(slug="create-client")
+    _log(helpful=False, question="how to add client", top_doc=doc, latency_ms=5)
+    url = "/admin/assistant/querylog/stats/"
+    assert client.get(url).status_code == 302  # to the admin login
+    User = get_user_model()
+    client.force_login(User.objects.create_user("u", password="x"))
+    assert client.get(url).status_code == 302
+    client.force_login(
+        User.objects.create_user("s", password="x", is_staff=True, is_superuser=True)
+    )
+    for window in ("24h", "7d", "30d"):
+        r = client.get(url, {"window": window})
+        assert r.status_code == 200
+        html = r.content.decode()
+        assert "Assistant statistics" in html and 'aria-label="Latency per day' in html
+        assert '<td class="num">101</td>' in html and "how to add client" in html
+        assert f"/admin/assistant/helpdoc/{doc.pk}/change/" in html
+
+
+# --- The query log and feedback, through the API -------------------------------------------
+
+
+def test_each_question_writes_one_log_row(ask, ollama, demo_docs):
+    r = ask({"question": "How do I export invoices?", "path": "/invoices/"}, endpoint="help/stream")
+    events = sse_events(b"".join(r.streaming_content))
+    answer_id = events[1][1]["id"]
+    row = QueryLog.objects.get(id=answer_id)
+    assert row.status == "ok" and row.backend == "ollama" and row.cache_level == "none"
+    assert row.question == "how do i export invoices" and row.path == "/invoices/"
+    assert row.ttft_ms is not None and row.latency_ms >= row.ttft_ms
+    assert row.prompt_chars > 0 and row.tokens_out == len(ollama.tokens) and row.tokens_in == 11
+    assert row.top_doc.slug == "export-invoices" and row.doc_matched is True
+    again = ask({"question": "how do i export invoices", "path": "/invoices/"}).json()
+    assert QueryLog.objects.get(id=again["id"]).cache_level == "server"
+
+
+def test_rate_limited_questions_are_logged(ask, ollama, settings):
+    settings.HELP_RATE_LIMIT = "1/60"
+    ask({"question": "one"})
+    assert ask({"question": "two"}).status_code == 429
+    assert QueryLog.objects.filter(status="rate_limited", question="two").count() == 1
+
+
+def test_feedback_flow_and_errors(ask, demo_docs):
+    answer_id = ask({"question": "export invoices", "path": "/invoices/"}).json()["id"]
+    r = ask({"id": answer_id, "helpful": False}, endpoint="feedback")
+    assert r.status_code == 204 and QueryLog.objects.get(id=answer_id).helpful is False
+    # one vote per answer per visitor: voting again replaces the vote
+    assert ask({"id": answer_id, "helpful": True}, endpoint="feedback").status_code == 204
+    assert QueryLog.objects.get(id=answer_id).helpful is True
+    for body, status in [
+        ({"id": str(uuid.uuid4()), "helpful": True}, 404),
+        ({"id": "not-a-uuid", "helpful": True}, 404),
+        ({"id": answer_id, "helpful": "yes"}, 400),
+        ({"helpful": True}, 400),
+        ([], 400),
+    ]:
+        r = ask(body, endpoint="feedback")
+        assert r.status_code == status and "error" in r.json()
+    # another visitor cannot vote on this answer
+    r = ask({"id": answer_id, "helpful": False}, endpoint="feedback", REMOTE_ADDR="10.9.9.9")
+    assert r.status_code == 404
+
+
+def test_widget_hits_are_logged_in_one_call(ask):
+    hits = [{"path": "/invoices/", "question": "Export?"}, {"path": "/", "question": "add client"}]
+    assert ask({"hits": hits}, endpoint="widget-hits").status_code == 204
+    assert QueryLog.objects.filter(cache_level="widget").count() == 2
+    assert ask({"hits": "x"}, endpoint="widget-hits").status_code == 400
+    assert ask({"hits": [{}] * 51}, endpoint="widget-hits").status_code == 400
+
+
+# --- Metrics ----------------------------------------------------------------------------------
+
+
+def _metric(text: str, name: str, **labels) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_need_staff_or_token(client, settings):
+    settings.ASSISTANT_METRICS_TOKEN = "s3cret"
+    assert client.get("/assistant/metrics").status_code == 401
+    assert client.get("/assistant/metrics", HTTP_AUTHORIZATION="Bearer nope").status_code == 403
+    client.force_login(get_user_model().objects.create_user("u", password="x"))
+    assert client.get("/assistant/metrics").status_code == 403
+
+
+def test_metrics_counters_move_after_a_question(client, ask, ollama, settings):
+    settings.ASSISTANT_METRICS_TOKEN = "s3cret"
+    auth = {"HTTP_AUTHORIZATION": "Bearer s3cret"}
+    before = client.get("/assistant/metrics", **auth).content.decode()
+    ask({"question": "metrics question", "path": "/"})
+    ask({"question": "metrics question", "path": "/"})
+    after = client.get("/assistant/metrics", **auth)
+    assert after.status_code == 200 and after["Content-Type"].startswith("text/plain")
+    text = after.content.decode()
+    name = "helpdesk_requests_total"
+    labels = {"endpoint": "help", "backend": "ollama", "status": "ok"}
+    assert _metric(text, name, **labels) == _metric(before, name, **labels) + 2
+    hits = "helpdesk_cache_hits_total"
+    assert _metric(text, hits, level="server") == _metric(before, hits, level="server") + 1
+    assert "helpdesk_ttft_seconds_bucket" in text and "helpdesk_breaker_open" in text
