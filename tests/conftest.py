@@ -12,7 +12,7 @@ import requests
 from django.core.cache import cache
 from django.core.management import call_command
 
-from assistant import ollama_client, singleflight
+from assistant import ollama_client, selectors, singleflight
 from tests.ollama_standin import OllamaStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +32,7 @@ def _reachable(url: str) -> bool:
 def _isolated(settings):
     """Each test starts with an empty cache, closed breakers, fresh pools and a docs-only chain."""
     cache.clear()
+    selectors._indexes.clear()
     singleflight._local.clear()
     ollama_client.reset_session()
     settings.ASSISTANT_BACKENDS = ["docs"]
@@ -174,9 +175,13 @@ def live_app(_live_app, redis_url):
 
 
 @pytest.fixture(scope="module")
-def _live_app(django_db_setup, standin, redis_url):
-    """gunicorn with 2 workers, Redis, the test database and the stand-in as Ollama."""
+def _live_app(django_db_setup, django_db_blocker, standin, redis_url):
+    """gunicorn with 2 workers, Redis, the test database (with the demo docs, committed) and
+    the stand-in as Ollama."""
     from django.conf import settings as dj
+
+    with django_db_blocker.unblock():
+        call_command("load_demo_docs", stdout=open(os.devnull, "w"))
 
     env = {
         "DATABASE_URL": _db_url(dj.DATABASES["default"]),

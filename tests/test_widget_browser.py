@@ -6,9 +6,6 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API runs an event loop in this thread; our tests touch no database here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
     "--headless",
@@ -40,7 +37,9 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_app, standin):
+def page(live_app, standin, browser, monkeypatch):
+    # Playwright's sync API keeps an event loop in this thread; these tests touch no database.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     standin.reset()
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     pg = context.new_page()
