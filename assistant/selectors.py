@@ -3,6 +3,7 @@
 import math
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -34,18 +35,31 @@ def visible_audiences(audience: str) -> list[str]:
     return [str(a) for a in AUDIENCE_LEVELS[: AUDIENCE_LEVELS.index(audience) + 1]]
 
 
+# The version read from the shared cache is reused in-process for this long: one cache round
+# trip less per question; another worker sees an edit at most this late.
+_LOCAL_VERSION_SECONDS = 1.0
+_local_version: tuple[float, str] | None = None
+
+
 def docs_version() -> str:
     """Changes on every save or delete of a HelpDoc (the signal clears the cached value)."""
+    global _local_version
+    now = time.monotonic()
+    if _local_version is not None and now - _local_version[0] < _LOCAL_VERSION_SECONDS:
+        return _local_version[1]
     version = cache.get(DOCS_VERSION_KEY)
     if version is None:
         agg = HelpDoc.objects.aggregate(n=Count("id"), last=Max("updated"))
         last = agg["last"].timestamp() if agg["last"] else 0
         version = f"{agg['n']}-{last:.6f}"
         cache.set(DOCS_VERSION_KEY, version, DOCS_VERSION_TTL)
+    _local_version = (now, version)
     return version
 
 
 def docs_version_reset() -> None:
+    global _local_version
+    _local_version = None
     cache.delete(DOCS_VERSION_KEY)
 
 

@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import close_old_connections
 from django.utils import timezone
 
-from . import answer_cache, backends, conf, metrics, ratelimit, singleflight
+from . import answer_cache, backends, conf, log_writer, metrics, ratelimit, singleflight
 from .backends.docs import DocsBackend
-from .models import CacheLevel, HelpDoc, QueryLog, QueryStatus
+from .models import CacheLevel, QueryLog, QueryStatus
 from .prompt import Prompt, build_prompt
 from .selectors import audience_for, guess_language, helpdoc_search
 from .text import normalise_question
@@ -353,32 +352,27 @@ def record_outcome(outcome: Outcome, endpoint: str) -> None:
         metrics.LATENCY.labels(outcome.backend).observe(outcome.latency_ms / 1000)
     if outcome.ttft_ms is not None and outcome.backend:
         metrics.TTFT.labels(outcome.backend).observe(outcome.ttft_ms / 1000)
-    try:
-        QueryLog.objects.create(
-            id=outcome.id,
-            created=timezone.now(),
-            path=outcome.path,
-            question=outcome.question,
-            audience=outcome.audience,
-            backend=outcome.backend,
-            model=outcome.model[:200],
-            cache_level=outcome.cache_level,
-            status=status,
-            latency_ms=outcome.latency_ms
-            if outcome.latency_ms is not None
-            else outcome.elapsed_ms(),
-            ttft_ms=outcome.ttft_ms,
-            prompt_chars=outcome.prompt_chars,
-            tokens_in=outcome.tokens_in,
-            tokens_out=outcome.tokens_out,
-            doc_ids=outcome.doc_ids,
-            top_doc=HelpDoc.objects.filter(pk__in=outcome.doc_ids[:1]).first(),
-            doc_matched=outcome.doc_matched,
-            visitor=outcome.visitor,
-        )
-    except Exception:
-        log.exception("could not write the query log")
-        close_old_connections()
+    row = QueryLog(
+        id=outcome.id,
+        created=timezone.now(),
+        path=outcome.path,
+        question=outcome.question,
+        audience=outcome.audience,
+        backend=outcome.backend,
+        model=outcome.model[:200],
+        cache_level=outcome.cache_level,
+        status=status,
+        latency_ms=outcome.latency_ms if outcome.latency_ms is not None else outcome.elapsed_ms(),
+        ttft_ms=outcome.ttft_ms,
+        prompt_chars=outcome.prompt_chars,
+        tokens_in=outcome.tokens_in,
+        tokens_out=outcome.tokens_out,
+        doc_ids=outcome.doc_ids,
+        top_doc_id=outcome.doc_ids[0] if outcome.doc_ids else None,
+        doc_matched=outcome.doc_matched,
+        visitor=outcome.visitor,
+    )
+    log_writer.submit(row)
 
 
 def record_widget_hits(*, hits: list[tuple[str, str]], user, visitor: str) -> int:
@@ -402,3 +396,17 @@ def record_widget_hits(*, hits: list[tuple[str, str]], user, visitor: str) -> in
     QueryLog.objects.bulk_create(rows)
     metrics.CACHE_HITS.labels("widget").inc(len(rows))
     return len(rows)
+
+
+def feedback_record(*, answer_id: str, helpful: bool, visitor: str) -> bool:
+    """Set the answer's vote (one per answer: a new vote replaces it). False when there is no
+    such answer for this visitor."""
+    try:
+        uuid.UUID(answer_id)
+    except ValueError:
+        return False
+    rows = QueryLog.objects.filter(id=answer_id, visitor=visitor)
+    if not rows.update(helpful=helpful):
+        # The row may still wait in this process's batch.
+        return log_writer.flush() > 0 and rows.update(helpful=helpful) > 0
+    return True

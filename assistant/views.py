@@ -11,13 +11,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import conf, health, metrics, sse
 from .errors import ApiError, error_response
-from .models import HelpDoc, QueryLog
+from .models import HelpDoc
 from .ratelimit import RateLimited
 from .selectors import audience_for, visible_audiences
 from .services import (
     Reply,
     answer_question,
     answer_question_stream,
+    feedback_record,
     record_outcome,
     record_widget_hits,
     visitor_of,
@@ -29,20 +30,26 @@ def _visitor(request: HttpRequest) -> str:
     return visitor_of(request.user, request.META.get("REMOTE_ADDR", ""))
 
 
-def _rate_limited(exc: RateLimited, endpoint: str) -> JsonResponse:
-    outcome = getattr(exc, "outcome", None)
+def _log_after(response: HttpResponse, outcome, endpoint: str) -> HttpResponse:
+    """Write the query log once the response went out: WSGI servers call close() after
+    the last byte, and Django runs the response's closers there."""
     if outcome is not None:
-        record_outcome(outcome, endpoint)
-    return error_response(
+        response._resource_closers.append(lambda: record_outcome(outcome, endpoint))
+    return response
+
+
+def _rate_limited(exc: RateLimited, endpoint: str) -> HttpResponse:
+    response = error_response(
         429,
         "rate_limited",
         f"Too many questions; try again in {exc.retry_after} s.",
         {"Retry-After": str(exc.retry_after)},
     )
+    return _log_after(response, getattr(exc, "outcome", None), endpoint)
 
 
 @require_POST
-def help_view(request: HttpRequest) -> JsonResponse:
+def help_view(request: HttpRequest) -> HttpResponse:
     data = help_input(request)
     try:
         outcome, body, error = answer_question(
@@ -55,11 +62,12 @@ def help_view(request: HttpRequest) -> JsonResponse:
         )
     except RateLimited as exc:
         return _rate_limited(exc, "help")
-    record_outcome(outcome, "help")
     if error is not None:
         status = 503 if error["code"] == "unavailable" else 502
-        return error_response(status, error["code"], error["message"])
-    return JsonResponse(body)
+        response = error_response(status, error["code"], error["message"])
+    else:
+        response = JsonResponse(body)
+    return _log_after(response, outcome, "help")
 
 
 def _event_stream(reply: Reply):
@@ -96,13 +104,7 @@ def help_stream_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def feedback_view(request: HttpRequest) -> HttpResponse:
     answer_id, helpful = feedback_input(request)
-    try:
-        updated = QueryLog.objects.filter(id=answer_id, visitor=_visitor(request)).update(
-            helpful=helpful
-        )
-    except Exception as exc:  # not a UUID
-        raise ApiError(404, "not_found", "No such answer.") from exc
-    if not updated:
+    if not feedback_record(answer_id=answer_id, helpful=helpful, visitor=_visitor(request)):
         raise ApiError(404, "not_found", "No such answer.")
     return HttpResponse(status=204)
 

@@ -1,4 +1,7 @@
+import os
+
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import include, path
 
 from . import demo
@@ -13,3 +16,8 @@ urlpatterns = [
     path("invoices/new/", demo.invoice_new, name="invoice-new"),
     path("settings/", demo.account_settings, name="settings"),
 ]
+
+if os.environ.get("HELPDESK_BENCH") == "1":
+    # `make bench` only: the baseline, a Django JSON view doing no work (POST, CSRF-checked
+    # like the help endpoint).
+    urlpatterns.append(path("bench/noop/", lambda request: JsonResponse({"ok": True})))

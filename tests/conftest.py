@@ -1,21 +1,16 @@
 import json
 import os
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import requests
 from django.core.cache import cache
 from django.core.management import call_command
 
 from assistant import ollama_client, selectors, singleflight
+from tests.live_server import LiveGunicorn, db_url
 from tests.ollama_standin import OllamaStandIn
 
-ROOT = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
 
 
@@ -32,11 +27,13 @@ def _reachable(url: str) -> bool:
 def _isolated(settings):
     """Each test starts with an empty cache, closed breakers, fresh pools and a docs-only chain."""
     cache.clear()
+    selectors.docs_version_reset()
     selectors._indexes.clear()
     singleflight._local.clear()
     ollama_client.reset_session()
     settings.ASSISTANT_BACKENDS = ["docs"]
     settings.HELP_RATE_LIMIT = "1000/60"
+    settings.HELP_LOG_BATCH_SECONDS = 0  # inline; the batching itself has its own test
     yield
     ollama_client.reset_session()
 
@@ -105,66 +102,6 @@ def redis_url():
     return url
 
 
-def _db_url(db_settings: dict) -> str:
-    if db_settings["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db_settings['NAME']}"
-    user = db_settings.get("USER") or ""
-    host = db_settings.get("HOST") or "127.0.0.1"
-    port = db_settings.get("PORT") or 5432
-    return f"postgres://{user}@{host}:{port}/{db_settings['NAME']}"
-
-
-class LiveGunicorn:
-    """The app under gunicorn (gthread workers, as in production) on a free loopback port."""
-
-    def __init__(self, env: dict, workers: int = 2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(ROOT / "gunicorn.conf.py"),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=open(ROOT / ".pytest-gunicorn.log", "ab"),
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/assistant/api/health/", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("gunicorn did not start; see .pytest-gunicorn.log")
-
-    def session(self) -> requests.Session:
-        """A client with the CSRF cookie and header the widget would send."""
-        s = requests.Session()
-        s.get(self.url + "/clients/", timeout=5)
-        s.headers["X-CSRFToken"] = s.cookies["csrftoken"]
-        s.headers["Referer"] = self.url + "/clients/"
-        return s
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture
 def live_app(_live_app, redis_url):
     """The live app with a clean slate: empty cache, closed breakers."""
@@ -184,12 +121,13 @@ def _live_app(django_db_setup, django_db_blocker, standin, redis_url):
         call_command("load_demo_docs", stdout=open(os.devnull, "w"))
 
     env = {
-        "DATABASE_URL": _db_url(dj.DATABASES["default"]),
+        "DATABASE_URL": db_url(dj.DATABASES["default"]),
         "REDIS_URL": redis_url,
         "OLLAMA_URL": standin.url,
         "ASSISTANT_BACKENDS": "ollama,docs",
         "HELP_RATE_LIMIT": "1000/60",
         "HELP_TIMEOUT": "3",
+        "HELP_LOG_BATCH_SECONDS": "0",
         "WEB_CONCURRENCY": "2",
         "DEBUG": "0",
     }

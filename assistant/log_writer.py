@@ -1,0 +1,77 @@
+"""Query log rows written in batches by one thread per process, off the request path.
+
+A row waits at most HELP_LOG_BATCH_SECONDS (0 writes inline, as the tests do); rows still
+waiting are written at exit. One bulk insert per batch costs a fraction of one insert per
+request.
+"""
+
+import atexit
+import logging
+import threading
+
+from django.db import IntegrityError, close_old_connections
+
+from . import conf
+from .models import QueryLog
+
+log = logging.getLogger(__name__)
+
+_pending: list[QueryLog] = []
+_lock = threading.Lock()
+_wake = threading.Event()
+_thread: threading.Thread | None = None
+MAX_BATCH = 500
+
+
+def submit(row: QueryLog) -> None:
+    """Queue `row` for the next batch (or write it now when batching is off)."""
+    global _thread
+    if float(conf.get("HELP_LOG_BATCH_SECONDS")) <= 0:
+        _write([row])
+        return
+    with _lock:
+        _pending.append(row)
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_run, daemon=True, name="assistant-log-writer")
+            _thread.start()
+        if len(_pending) >= MAX_BATCH:
+            _wake.set()
+
+
+def flush() -> int:
+    """Write every waiting row now; returns how many."""
+    with _lock:
+        rows = _pending[:]
+        _pending.clear()
+    if rows:
+        _write(rows)
+    return len(rows)
+
+
+def _run() -> None:
+    while True:
+        _wake.wait(float(conf.get("HELP_LOG_BATCH_SECONDS")) or 0.2)
+        _wake.clear()
+        try:
+            flush()
+        finally:
+            close_old_connections()
+
+
+def _write(rows: list[QueryLog]) -> None:
+    try:
+        QueryLog.objects.bulk_create(rows)
+    except IntegrityError:
+        # A doc was deleted meanwhile: keep the rows, without the link to it.
+        for row in rows:
+            row.top_doc_id = None
+        try:
+            QueryLog.objects.bulk_create(rows, ignore_conflicts=True)
+        except Exception:
+            log.exception("could not write %d query log rows", len(rows))
+    except Exception:
+        log.exception("could not write %d query log rows", len(rows))
+        close_old_connections()
+
+
+atexit.register(flush)

@@ -1,0 +1,413 @@
+"""`make bench`: the speed figures, each measured against its baseline in the same run.
+
+Starts on loopback: the Ollama stand-in (tests/ollama_standin.py) with set delays, the app
+under gunicorn as in production (gthread, Redis when reachable), and the embedded model.
+Prints a table and writes it to bench/results.md.
+"""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.live_server import LiveGunicorn  # noqa: E402
+from tests.ollama_standin import OllamaStandIn  # noqa: E402
+
+DB = Path("/tmp/helpdesk-bench.sqlite3")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+rows: list[tuple[str, str, str, str]] = []
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def row(name: str, figure: str, baseline: str, verdict: str) -> None:
+    rows.append((name, figure, baseline, verdict))
+    print(f"- {name}: {figure} | {baseline} | {verdict}", flush=True)
+
+
+def redis_ok() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS, socket_connect_timeout=0.5).flushdb()
+        return True
+    except Exception:
+        return False
+
+
+def database_url() -> str:
+    """A fresh PostgreSQL database when one is reachable (as in production), else SQLite."""
+    admin = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres")
+    try:
+        import psycopg
+
+        with psycopg.connect(admin, autocommit=True, connect_timeout=2) as conn:
+            conn.execute("DROP DATABASE IF EXISTS helpdesk_bench")
+            conn.execute("CREATE DATABASE helpdesk_bench")
+        return admin.rsplit("/", 1)[0] + "/helpdesk_bench"
+    except Exception:
+        DB.unlink(missing_ok=True)
+        return f"sqlite:///{DB}"
+
+
+def prepare_db(env: dict) -> None:
+    for cmd in (["migrate", "--noinput", "-v0"], ["load_demo_docs"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *cmd],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+def sse(resp) -> list[tuple[str, dict, float]]:
+    """(event, data, arrival time) as they come off the socket."""
+    out, buf = [], b""
+    for chunk in resp.raw.stream(256, decode_content=False):
+        buf += chunk
+        while b"\n\n" in buf:
+            block, buf = buf.split(b"\n\n", 1)
+            if block.startswith(b":"):
+                continue
+            lines = dict(line.split(b": ", 1) for line in block.split(b"\n"))
+            out.append((lines[b"event"].decode(), json.loads(lines[b"data"]), time.perf_counter()))
+    return out
+
+
+def load(url: str, session_factory, body: dict | None, n: int, threads: int) -> dict:
+    lat: list[float] = []
+    local = threading.local()
+
+    def one(_):
+        if not hasattr(local, "s"):
+            local.s = session_factory()
+        t = time.perf_counter()
+        r = local.s.post(url, json=body) if body is not None else local.s.get(url)
+        r.raise_for_status()
+        lat.append((time.perf_counter() - t) * 1000)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(n)))
+    wall = time.perf_counter() - started
+    return {"p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "rps": n / wall}
+
+
+def bench_cache_hit(app: LiveGunicorn) -> None:
+    body = {"question": "How do I export invoices?", "path": "/invoices/", "hints": "Invoices"}
+    app.session().post(app.url + "/assistant/api/help/", json=body).raise_for_status()
+    n, threads = 1500, 4
+    load(app.url + "/bench/noop/", app.session, body, 200, threads)  # warm both
+    base = load(app.url + "/bench/noop/", app.session, body, n, threads)
+    hit = load(app.url + "/assistant/api/help/", app.session, body, n, threads)
+    ratio = hit["p50"] / base["p50"]
+    row(
+        "1. cache hit vs bare JSON view (p50)",
+        f"{hit['p50']:.2f} ms p50, {hit['p99']:.2f} ms p99, {hit['rps']:.0f} req/s",
+        f"{base['p50']:.2f} ms p50, {base['p99']:.2f} ms p99, {base['rps']:.0f} req/s",
+        f"{ratio:.2f}x (target <= 1.5x) {'OK' if ratio <= 1.5 else 'MISSED'}",
+    )
+
+
+def bench_stream_overhead(app: LiveGunicorn, standin: OllamaStandIn) -> None:
+    gaps = []
+    s = app.session()
+    for i in range(50):
+        standin.reset(first_delay=0.02, delay=0.005)
+        body = {"question": f"streaming overhead {i} {uuid.uuid4().hex}", "path": "/"}
+        with s.post(app.url + "/assistant/api/help/stream/", json=body, stream=True) as r:
+            events = sse(r)
+        first_token = next(t for k, _, t in events if k == "token")
+        emitted = standin.sent_log[0][0]
+        gaps.append((first_token - emitted) * 1000)
+    p95 = pct(gaps, 0.95)
+    row(
+        "2. stand-in's first token → client's first token event",
+        f"p50 {pct(gaps, 0.5):.2f} ms, p95 {p95:.2f} ms (50 requests)",
+        "0 ms (no relay)",
+        f"p95 target <= 10 ms {'OK' if p95 <= 10 else 'MISSED'}",
+    )
+
+
+def bench_coalescing(app: LiveGunicorn, standin: OllamaStandIn) -> None:
+    standin.reset(first_delay=0.3, delay=0.02)
+    lone_body = {"question": f"lone {uuid.uuid4().hex}", "path": "/"}
+    s = app.session()
+    t = time.perf_counter()
+    s.post(app.url + "/assistant/api/help/", json=lone_body).raise_for_status()
+    lone = (time.perf_counter() - t) * 1000
+    standin.reset(first_delay=0.3, delay=0.02)
+    body = {"question": f"coalesced {uuid.uuid4().hex}", "path": "/"}
+    sessions = [app.session() for _ in range(50)]
+    barrier = threading.Barrier(50)
+    lat: list[float] = []
+
+    def one(sess):
+        barrier.wait()
+        t0 = time.perf_counter()
+        sess.post(app.url + "/assistant/api/help/", json=body, timeout=30).raise_for_status()
+        lat.append((time.perf_counter() - t0) * 1000)
+
+    threads = [threading.Thread(target=one, args=(x,)) for x in sessions]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    calls = standin.chat_calls
+    row(
+        "4. 50 concurrent identical cache-miss questions",
+        f"{calls} upstream call(s); waiters p95 {pct(lat, 0.95):.0f} ms",
+        f"lone request {lone:.0f} ms",
+        f"calls target 1 {'OK' if calls == 1 else 'MISSED'}; p95/lone {pct(lat, 0.95) / lone:.2f}x",
+    )
+
+
+def bench_breaker(app: LiveGunicorn, standin: OllamaStandIn) -> None:
+    standin.reset(mode="hang", hang=30)
+    s = app.session()
+    lat = []
+    for i in range(6):
+        body = {"question": f"breaker {i} {uuid.uuid4().hex}", "path": "/invoices/"}
+        t = time.perf_counter()
+        r = s.post(app.url + "/assistant/api/help/", json=body, timeout=60)
+        lat.append((time.perf_counter() - t) * 1000)
+        assert r.json()["backend"] == "docs"
+    later = statistics.median(lat[1:])
+    row(
+        "5. Ollama hanging: first request vs later ones (breaker open)",
+        f"later median {later:.1f} ms (max {max(lat[1:]):.1f})",
+        f"first {lat[0]:.0f} ms (HELP_TIMEOUT=1 x 2 attempts)",
+        f"later target <= 20 ms {'OK' if later <= 20 else 'MISSED'}",
+    )
+    standin.reset()
+
+
+def bench_embedded(env: dict) -> None:
+    from llama_cpp import Llama
+
+    app = LiveGunicorn({**env, "ASSISTANT_BACKENDS": "embedded,docs"}, workers=1)
+    try:
+        s = app.session()
+        questions = [f"How do I export invoices to PDF? ({i})" for i in range(6)]
+        sse_ttft, sse_rate = [], []
+        for i, q in enumerate(questions):
+            body = {"question": q, "path": "/invoices/"}
+            t = time.perf_counter()
+            with s.post(app.url + "/assistant/api/help/stream/", json=body, stream=True) as r:
+                events = sse(r)
+            toks = [tt for k, _, tt in events if k == "token"]
+            if i == 0 or len(toks) < 2:
+                continue  # the first one loads the model
+            sse_ttft.append((toks[0] - t) * 1000)
+            sse_rate.append((len(toks) - 1) / (toks[-1] - toks[0]))
+    finally:
+        app.stop()
+    # llama-cpp-python directly, same model, options and prompt, in this process.
+    from assistant import conf
+    from assistant.backends.embedded import model_path
+    from assistant.prompt import build_prompt
+    from assistant.selectors import helpdoc_search
+
+    opts = conf.get("EMBEDDED_OPTIONS")
+    llm = Llama(
+        model_path=model_path(), n_ctx=opts["n_ctx"], n_threads=os.cpu_count(), verbose=False
+    )
+    direct_ttft, direct_rate = [], []
+    for q in questions[1:]:
+        hits = helpdoc_search(query=q, path="/invoices/", audience="public")
+        p = build_prompt(question=q, path="/invoices/", hints="", hits=hits)
+        t = time.perf_counter()
+        stamps = []
+        for chunk in llm.create_chat_completion(
+            messages=p.messages,
+            stream=True,
+            max_tokens=opts["max_tokens"],
+            temperature=opts["temperature"],
+            repeat_penalty=opts["repeat_penalty"],
+            stop=opts["stop"],
+        ):
+            if chunk["choices"][0]["delta"].get("content"):
+                stamps.append(time.perf_counter())
+        direct_ttft.append((stamps[0] - t) * 1000)
+        direct_rate.append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
+    ratio = statistics.median(sse_ttft) / statistics.median(direct_ttft)
+    row(
+        "3. embedded model through SSE vs llama-cpp-python directly",
+        f"TTFT {statistics.median(sse_ttft):.0f} ms, {statistics.median(sse_rate):.0f} tok/s",
+        f"TTFT {statistics.median(direct_ttft):.0f} ms, {statistics.median(direct_rate):.0f} tok/s",
+        f"TTFT {ratio:.2f}x (target <= 1.1x) {'OK' if ratio <= 1.1 else 'MISSED'}; tok/s "
+        f"{statistics.median(sse_rate) / statistics.median(direct_rate):.2f}x",
+    )
+
+
+def bench_prompt_and_log() -> None:
+    from django.utils import timezone
+
+    from assistant.models import QueryLog
+    from assistant.prompt import SYSTEM, build_prompt
+    from assistant.selectors import helpdoc_search
+    from tests.test_prompt_and_ranking import PARAPHRASES
+
+    sizes = []
+    for q, _ in PARAPHRASES:
+        hits = helpdoc_search(query=q, path="/", audience="public")
+        p = build_prompt(
+            question=q, path="/", hints="Dashboard Clients Invoices Settings " * 30, hits=hits
+        )
+        sizes.append(p.chars)
+    budget = 400 + 600
+    row(
+        "6. prompt size, demo questions",
+        f"p50 {statistics.median(sizes):.0f} chars (~{statistics.median(sizes) / 4:.0f} tokens),"
+        f" max {max(sizes)} (~{max(sizes) / 4:.0f} tokens)",
+        f"budget {budget} + instructions {len(SYSTEM)} + delimiters",
+        "OK" if max(sizes) <= budget + len(SYSTEM) + 250 else "MISSED",
+    )
+    t = time.perf_counter()
+    for i in range(300):
+        QueryLog.objects.create(
+            created=timezone.now(),
+            question=f"bench {i}",
+            audience="public",
+            status="ok",
+            latency_ms=1.0,
+            doc_ids=[1, 2],
+        )
+    per = (time.perf_counter() - t) / 300 * 1000
+    QueryLog.objects.filter(question__startswith="bench ").delete()
+    from django.db import connection
+
+    row(
+        f"8. query log row written per request ({connection.vendor}, after the answer)",
+        f"{per:.2f} ms",
+        "-",
+        "written after the last byte went out",
+    )
+
+
+def bench_widget(env: dict) -> None:
+    if not Path("/usr/bin/chromium").exists():
+        row("7. widget", "skipped: no /usr/bin/chromium", "-", "-")
+        return
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    standin = OllamaStandIn().start()
+    app = LiveGunicorn({**env, "OLLAMA_URL": standin.url, "ASSISTANT_BACKENDS": "ollama,docs"})
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+            page = b.new_page()
+            sent = []
+            page.on("request", lambda r: "/help/stream/" in r.url and sent.append(r.url))
+
+            def live(route):
+                resp = route.fetch()
+                route.fulfill(
+                    response=resp, body=resp.text().replace('data-live="false"', 'data-live="true"')
+                )
+
+            page.route(re.compile(r".*/invoices/$"), live)
+            page.goto(app.url + "/invoices/")
+            page.click(".hd-launcher")
+            page.type(".hd-input", "invoice", delay=80)
+            page.wait_for_selector(".hd-feedback:not([hidden])")
+            typed = len(sent)
+            page.fill(".hd-input", "INVOICE!")
+            t = time.perf_counter()
+            page.press(".hd-input", "Enter")
+            page.wait_for_function(
+                "document.getElementById('helpdesk-widget').dataset.lastSource === 'local-cache'"
+            )
+            local_ms = (time.perf_counter() - t) * 1000
+            b.close()
+    finally:
+        app.stop()
+        standin.close()
+    row(
+        "7. widget: requests while typing 7 letters at 80 ms/key",
+        f"{typed} request(s); repeat answered locally in {local_ms:.0f} ms (incl. Playwright "
+        "round trip)",
+        f"{len(sent) - typed} request(s) for the repeat",
+        f"target 1 {'OK' if typed == 1 else 'MISSED'}",
+    )
+
+
+def main() -> None:
+    started = time.perf_counter()
+    env = {
+        "DATABASE_URL": database_url(),
+        "HELPDESK_BENCH": "1",
+        "HELP_RATE_LIMIT": "0/60",
+        "DEBUG": "0",
+        "HELP_TIMEOUT": "1",
+        "WEB_CONCURRENCY": "2",
+    }
+    if redis_ok():
+        env["REDIS_URL"] = REDIS
+    else:
+        env["REDIS_URL"] = ""
+    prepare_db(env)
+    import django
+
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+    django.setup()
+    standin = OllamaStandIn().start()
+    app = LiveGunicorn({**env, "OLLAMA_URL": standin.url, "ASSISTANT_BACKENDS": "ollama,docs"})
+    try:
+        bench_cache_hit(app)
+        bench_stream_overhead(app, standin)
+        bench_coalescing(app, standin)
+        bench_breaker(app, standin)
+    finally:
+        app.stop()
+        standin.close()
+    bench_widget(env)
+    bench_embedded(env)
+    bench_prompt_and_log()
+
+    total = time.perf_counter() - started
+    header = (
+        f"# make bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.machine()}; cache: {'Redis' if env['REDIS_URL'] else 'local memory'};"
+        f" database: {env['DATABASE_URL'].split(':')[0]};"
+        f" gunicorn gthread, 2 workers (1 for the embedded model). Run took {total:.0f} s."
+        "\n\n| figure | measured | baseline (same run) | verdict |\n|---|---|---|---|\n"
+    )
+    table = "".join(f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in sorted(rows))
+    (ROOT / "bench" / "results.md").write_text(header + table)
+    print("\n" + header + table)
+
+
+if __name__ == "__main__":
+    main()

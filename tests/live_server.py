@@ -1,0 +1,72 @@
+"""The app under gunicorn on a free loopback port, for the live tests and `make bench`."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def db_url(db_settings: dict) -> str:
+    if db_settings["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db_settings['NAME']}"
+    user = db_settings.get("USER") or ""
+    host = db_settings.get("HOST") or "127.0.0.1"
+    port = db_settings.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{db_settings['NAME']}"
+
+
+class LiveGunicorn:
+    """The app under gunicorn (gthread workers, as in production) on a free loopback port."""
+
+    def __init__(self, env: dict, workers: int = 2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=open(ROOT / ".pytest-gunicorn.log", "ab"),
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/assistant/api/health/", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("gunicorn did not start; see .pytest-gunicorn.log")
+
+    def session(self) -> requests.Session:
+        """A client with the CSRF cookie and header the widget would send."""
+        s = requests.Session()
+        s.get(self.url + "/clients/", timeout=5)
+        s.headers["X-CSRFToken"] = s.cookies["csrftoken"]
+        s.headers["Referer"] = self.url + "/clients/"
+        return s
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
