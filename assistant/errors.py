@@ -34,3 +34,20 @@ def csrf_failure(request, reason: str = "", template_name: str = "403_csrf.html"
     from django.views.csrf import csrf_failure as default
 
     return default(request, reason=reason, template_name=template_name)
+
+
+def bad_request(request, exception=None):
+    """Django's 400 page (e.g. a disallowed Host header), as JSON under the API."""
+    from django.views.defaults import bad_request as default
+
+    if is_api_path(request.path):
+        return error_response(400, "bad_request", "The request was malformed.")
+    return default(request, exception)
+
+
+def server_error(request):
+    from django.views.defaults import server_error as default
+
+    if is_api_path(request.path):
+        return error_response(500, "internal", "Something went wrong on our side.")
+    return default(request)

@@ -6,6 +6,11 @@ from django.urls import include, path
 
 from . import demo
 
+# Under /assistant/api/ these answer JSON too (404s and 405s are turned into JSON by
+# assistant.middleware.ApiErrorMiddleware).
+handler400 = "assistant.errors.bad_request"
+handler500 = "assistant.errors.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("assistant/", include("assistant.urls")),

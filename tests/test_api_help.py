@@ -211,3 +211,23 @@ def test_unpublished_doc_is_never_used(ask, demo_docs, recording):
     body = ask({"question": "export invoices to pdf", "path": "/invoices/"}).json()
     assert "Exporting invoices to PDF" not in json.dumps(body)
     assert "Export PDF" not in recording.prompts[0].user
+
+
+def test_disallowed_host_under_the_api_is_json(client, settings):
+    settings.ALLOWED_HOSTS = ["example.com"]
+    r = client.post("/assistant/api/help/", "{}", content_type="application/json")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
+
+
+def test_a_crash_under_the_api_is_a_json_500_without_a_trace(ask, monkeypatch):
+    from assistant import views
+
+    def boom(**kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(views, "answer_question", boom)
+    r = ask({"question": "hello"})
+    assert r.status_code == 500
+    assert r.json() == {
+        "error": {"code": "internal", "message": "Something went wrong on our side."}
+    }
