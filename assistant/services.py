@@ -305,26 +305,10 @@ def _docs_fallback(outcome: Outcome, prompt_factory) -> Iterator[Event]:
     yield "done", _done(outcome, QueryStatus.FALLBACK)
 
 
-def answer_question(
-    *,
-    question: str,
-    path: str,
-    hints: str,
-    user,
-    visitor: str,
-    language: str = "",
-    rate_limit: bool = True,
-) -> tuple[Outcome, dict | None, dict | None]:
-    """The whole answer at once: (outcome, body, error). Raises RateLimited."""
-    reply = answer_question_stream(
-        question=question,
-        path=path,
-        hints=hints,
-        user=user,
-        visitor=visitor,
-        language=language,
-        rate_limit=rate_limit,
-    )
+def answer_question(**kwargs: Any) -> tuple[Outcome, dict | None, dict | None]:
+    """The whole answer at once: (outcome, body, error). Takes the keyword arguments of
+    answer_question_stream; raises RateLimited."""
+    reply = answer_question_stream(**kwargs)
     cached = False
     for kind, data in reply.events:
         if kind == "meta":

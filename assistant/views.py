@@ -48,18 +48,23 @@ def _rate_limited(exc: RateLimited, endpoint: str) -> HttpResponse:
     return _log_after(response, getattr(exc, "outcome", None), endpoint)
 
 
+def _question(request: HttpRequest) -> dict:
+    data = help_input(request)
+    return {
+        "question": data.question,
+        "path": data.path,
+        "hints": data.hints,
+        "language": data.language,
+        "user": request.user,
+        "visitor": _visitor(request),
+    }
+
+
 @require_POST
 def help_view(request: HttpRequest) -> HttpResponse:
-    data = help_input(request)
+    question = _question(request)
     try:
-        outcome, body, error = answer_question(
-            question=data.question,
-            path=data.path,
-            hints=data.hints,
-            user=request.user,
-            visitor=_visitor(request),
-            language=data.language,
-        )
+        outcome, body, error = answer_question(**question)
     except RateLimited as exc:
         return _rate_limited(exc, "help")
     if error is not None:
@@ -83,16 +88,9 @@ def _event_stream(reply: Reply):
 
 @require_POST
 def help_stream_view(request: HttpRequest) -> HttpResponse:
-    data = help_input(request)
+    question = _question(request)
     try:
-        reply = answer_question_stream(
-            question=data.question,
-            path=data.path,
-            hints=data.hints,
-            user=request.user,
-            visitor=_visitor(request),
-            language=data.language,
-        )
+        reply = answer_question_stream(**question)
     except RateLimited as exc:
         return _rate_limited(exc, "stream")
     response = StreamingHttpResponse(_event_stream(reply), content_type="text/event-stream")

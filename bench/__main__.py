@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live_server import LiveGunicorn  # noqa: E402
+from tests.live_server import CHROMIUM, CHROMIUM_FLAGS, LiveGunicorn  # noqa: E402
 from tests.ollama_standin import OllamaStandIn  # noqa: E402
 
 DB = Path("/tmp/helpdesk-bench.sqlite3")
@@ -301,7 +301,7 @@ def bench_prompt_and_log() -> None:
 
 
 def bench_widget(env: dict) -> None:
-    if not Path("/usr/bin/chromium").exists():
+    if not Path(CHROMIUM).exists():
         row("7. widget", "skipped: no /usr/bin/chromium", "-", "-")
         return
     import re
@@ -312,17 +312,7 @@ def bench_widget(env: dict) -> None:
     app = LiveGunicorn({**env, "OLLAMA_URL": standin.url, "ASSISTANT_BACKENDS": "ollama,docs"})
     try:
         with sync_playwright() as p:
-            b = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = b.new_page()
             sent = []
             page.on("request", lambda r: "/help/stream/" in r.url and sent.append(r.url))

@@ -15,6 +15,16 @@ def _unique(label: str) -> dict:
     return {**Q, "question": f"{label} {time.time_ns()}"}
 
 
+def _read(response) -> tuple[bytes, float | None]:
+    """The whole raw stream, and when its first token event arrived."""
+    raw, first_at = b"", None
+    for chunk in response.raw.stream(64, decode_content=False):
+        raw += chunk
+        if first_at is None and b"event: token" in raw:
+            first_at = time.perf_counter()
+    return raw, first_at
+
+
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])
 def test_first_token_reaches_the_client_before_the_model_sends_its_last(
     live_app, standin, encoding
@@ -30,12 +40,7 @@ def test_first_token_reaches_the_client_before_the_model_sends_its_last(
     ) as r:
         assert r.headers["Content-Type"] == "text/event-stream"
         assert "Content-Encoding" not in r.headers
-        first_token_at = None
-        raw = b""
-        for chunk in r.raw.stream(64, decode_content=False):
-            raw += chunk
-            if first_token_at is None and b"event: token" in raw:
-                first_token_at = time.perf_counter()
+        raw, first_token_at = _read(r)
     assert first_token_at is not None
     assert first_token_at < standin.sent_log[-2][0]
     kinds = [k for k, _ in sse_events(raw) if k != "comment"]
@@ -133,12 +138,7 @@ def test_a_waiter_on_the_stream_receives_the_tokens_live(live_app, standin):
     waiter = live_app.session().post(
         live_app.url + "/assistant/api/help/stream/", json=body, stream=True, timeout=10
     )
-    first_at = None
-    raw_w = b""
-    for chunk in waiter.raw.stream(64, decode_content=False):
-        raw_w += chunk
-        if first_at is None and b"event: token" in raw_w:
-            first_at = time.perf_counter()
+    raw_w, first_at = _read(waiter)
     leader.close()
     waiter.close()
     assert standin.chat_calls == 1
