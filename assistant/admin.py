@@ -1,10 +1,10 @@
-import markdown
 from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils.html import escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from .markdown import render_markdown
 from .models import HelpDoc, QueryLog
 from .stats import latency_chart_svg, latency_stats, window
 
@@ -26,8 +26,7 @@ class HelpDocAdmin(admin.ModelAdmin):
     def preview(self, obj: HelpDoc) -> str:
         if not obj.pk:
             return "Save to see a preview."
-        # Raw HTML in the Markdown is escaped, as on the public doc page.
-        html = markdown.markdown(escape(obj.body), extensions=["sane_lists"])
+        html = render_markdown(obj.body)  # escaped and link-checked, as on the doc page
         return format_html('<div class="helpdoc-preview">{}</div>', mark_safe(html))  # noqa: S308
 
 

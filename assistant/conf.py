@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "HELP_WEB_WORKERS": 1,
     "HELP_LOG_RETENTION_DAYS": 90,
     "HELP_LOG_BATCH_SECONDS": 0.2,
+    "HELP_TRUSTED_PROXY_HOPS": 0,
     # Fixed per model, warm-up included: Ollama reloads a model when options change.
     "OLLAMA_OPTIONS": {"num_ctx": 2048, "temperature": 0.2, "num_predict": 256},
     # A 135M model loops without a repeat penalty; "</" stops it echoing our delimiters.

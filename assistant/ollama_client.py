@@ -51,6 +51,13 @@ def _timeouts() -> tuple[float, float]:
     return float(conf.get("OLLAMA_CONNECT_TIMEOUT")), float(conf.get("HELP_TIMEOUT"))
 
 
+def keep_alive() -> str | int:
+    """OLLAMA_KEEP_ALIVE as Ollama reads it: a bare number is seconds and must be sent as a
+    JSON number ("300" as a string is refused: a duration needs a unit)."""
+    value = str(conf.get("OLLAMA_KEEP_ALIVE")).strip()
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
 def chat_body(messages: list[dict], stream: bool = True) -> dict:
     """The request body; options and keep_alive identical on every call, warm-up included."""
     return {
@@ -58,7 +65,7 @@ def chat_body(messages: list[dict], stream: bool = True) -> dict:
         "messages": messages,
         "stream": stream,
         "options": dict(conf.get("OLLAMA_OPTIONS")),
-        "keep_alive": conf.get("OLLAMA_KEEP_ALIVE"),
+        "keep_alive": keep_alive(),
     }
 
 

@@ -2,15 +2,14 @@
 
 import hmac
 
-import markdown
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import conf, health, metrics, sse
 from .errors import ApiError, error_response
+from .markdown import render_markdown
 from .models import HelpDoc
 from .ratelimit import RateLimited
 from .selectors import audience_for, visible_audiences
@@ -18,6 +17,7 @@ from .services import (
     Reply,
     answer_question,
     answer_question_stream,
+    client_ip,
     feedback_record,
     record_outcome,
     record_widget_hits,
@@ -27,7 +27,7 @@ from .validation import feedback_input, help_input, widget_hits_input
 
 
 def _visitor(request: HttpRequest) -> str:
-    return visitor_of(request.user, request.META.get("REMOTE_ADDR", ""))
+    return visitor_of(request.user, client_ip(request.META))
 
 
 def _log_after(response: HttpResponse, outcome, endpoint: str) -> HttpResponse:
@@ -145,6 +145,6 @@ def doc_view(request: HttpRequest, slug: str) -> HttpResponse:
         published=True,
         audience__in=visible_audiences(audience_for(request.user)),
     )
-    # Admin-written Markdown, with raw HTML escaped rather than trusted.
-    html = markdown.markdown(escape(doc.body), extensions=["sane_lists"])
-    return render(request, "assistant/doc.html", {"doc": doc, "body_html": html})
+    return render(
+        request, "assistant/doc.html", {"doc": doc, "body_html": render_markdown(doc.body)}
+    )

@@ -278,25 +278,35 @@ def bench_prompt_and_log() -> None:
         f"budget {budget} + instructions {len(SYSTEM)} + delimiters",
         "OK" if max(sizes) <= budget + len(SYSTEM) + 250 else "MISSED",
     )
+
+    def rows(tag: str) -> list:
+        return [
+            QueryLog(
+                created=timezone.now(),
+                question=f"{tag} {i}",
+                audience="public",
+                status="ok",
+                latency_ms=1.0,
+                doc_ids=[1, 2],
+            )
+            for i in range(300)
+        ]
+
     t = time.perf_counter()
-    for i in range(300):
-        QueryLog.objects.create(
-            created=timezone.now(),
-            question=f"bench {i}",
-            audience="public",
-            status="ok",
-            latency_ms=1.0,
-            doc_ids=[1, 2],
-        )
-    per = (time.perf_counter() - t) / 300 * 1000
+    for r in rows("bench inline"):
+        r.save(force_insert=True)
+    inline = (time.perf_counter() - t) / 300 * 1000
+    t = time.perf_counter()
+    QueryLog.objects.bulk_create(rows("bench batch"))
+    batched = (time.perf_counter() - t) / 300 * 1000
     QueryLog.objects.filter(question__startswith="bench ").delete()
     from django.db import connection
 
     row(
-        f"8. query log row written per request ({connection.vendor}, after the answer)",
-        f"{per:.2f} ms",
-        "-",
-        "written after the last byte went out",
+        f"8. query log write per request ({connection.vendor})",
+        f"{batched:.3f} ms in a batch (the writer thread, every 0.2 s)",
+        f"{inline:.2f} ms as one INSERT per request",
+        "off the request path either way; batching frees the worker's CPU",
     )
 
 

@@ -133,6 +133,8 @@ ASSISTANT_METRICS_TOKEN = env("ASSISTANT_METRICS_TOKEN")
 # is local memory while several are expected.
 HELP_WEB_WORKERS = int(env("WEB_CONCURRENCY", "1"))
 HELP_LOG_RETENTION_DAYS = int(env("HELP_LOG_RETENTION_DAYS", "90"))
+# Proxies in front of gunicorn whose X-Forwarded-For is trusted for the client's IP (rate limits).
+HELP_TRUSTED_PROXY_HOPS = int(env("HELP_TRUSTED_PROXY_HOPS", "0"))
 # Query log rows are written in batches this often (0: inline, with each request).
 HELP_LOG_BATCH_SECONDS = float(env("HELP_LOG_BATCH_SECONDS", "0.2"))
 

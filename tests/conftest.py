@@ -128,6 +128,7 @@ def _live_app(django_db_setup, django_db_blocker, standin, redis_url):
         "HELP_RATE_LIMIT": "1000/60",
         "HELP_TIMEOUT": "3",
         "HELP_LOG_BATCH_SECONDS": "0",
+        "ASSISTANT_METRICS_TOKEN": "live-token",
         "WEB_CONCURRENCY": "2",
         "DEBUG": "0",
     }

@@ -231,3 +231,34 @@ def test_a_crash_under_the_api_is_a_json_500_without_a_trace(ask, monkeypatch):
     assert r.json() == {
         "error": {"code": "internal", "message": "Something went wrong on our side."}
     }
+
+
+def test_doc_page_escapes_html_and_drops_unsafe_links(client, db):
+    HelpDoc.objects.create(
+        title="Tricky",
+        slug="tricky",
+        audience="public",
+        body="<script>alert(1)</script>\n\n[bad](javascript:alert(2)) [good](https://x.test/a)",
+    )
+    html = client.get("/assistant/docs/tricky/").content.decode()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+    assert "javascript:" not in html
+    assert 'href="https://x.test/a"' in html
+
+
+def test_rate_limit_identity_behind_trusted_proxies(ask, settings, db):
+    settings.HELP_RATE_LIMIT = "1/60"
+    # No trusted proxy: a forged X-Forwarded-For changes nothing.
+    assert ask({"question": "one"}, HTTP_X_FORWARDED_FOR="1.1.1.1").status_code == 200
+    assert ask({"question": "two"}, HTTP_X_FORWARDED_FOR="2.2.2.2").status_code == 429
+    # One trusted proxy: the address it saw is the reader's.
+    settings.HELP_TRUSTED_PROXY_HOPS = 1
+    xff = {"REMOTE_ADDR": "10.0.0.1"}
+    assert (
+        ask({"question": "three"}, HTTP_X_FORWARDED_FOR="6.6.6.6, 3.3.3.3", **xff).status_code
+        == 200
+    )
+    assert (
+        ask({"question": "four"}, HTTP_X_FORWARDED_FOR="7.7.7.7, 3.3.3.3", **xff).status_code == 429
+    )
+    assert ask({"question": "five"}, HTTP_X_FORWARDED_FOR="4.4.4.4", **xff).status_code == 200

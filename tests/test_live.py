@@ -120,7 +120,25 @@ def test_waiters_fall_back_cleanly_when_the_leader_fails(live_app, standin):
 def test_metrics_and_health_under_several_workers(live_app, standin):
     health = requests.get(live_app.url + "/assistant/api/health/", timeout=5).json()
     assert health["cache"]["backend"] == "RedisCache" and health["cache"]["ok"]
-    assert requests.get(live_app.url + "/assistant/metrics", timeout=5).status_code == 401
+    url = live_app.url + "/assistant/metrics"
+    assert requests.get(url, timeout=5).status_code == 401
+    auth = {"Authorization": "Bearer live-token"}
+
+    def answered() -> float:
+        text = requests.get(url, headers=auth, timeout=5).text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("helpdesk_requests_total{") and 'endpoint="help"' in line
+        )
+
+    before = answered()
+    for i in range(6):  # a new connection each: the workers share them out
+        live_app.session().post(
+            live_app.url + "/assistant/api/help/", json=_unique(f"metrics {i}"), timeout=10
+        )
+    # Every worker's counts, whichever worker renders the metrics.
+    assert [answered() for _ in range(4)] == [before + 6] * 4
 
 
 def test_a_waiter_on_the_stream_receives_the_tokens_live(live_app, standin):

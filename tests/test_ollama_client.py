@@ -179,3 +179,9 @@ def test_failures_of_the_standin_fall_through_to_docs(ollama, settings, mode, ca
         assert kinds[:2] == ["start", "token"] and kinds[-1] == "end"
         assert [d for k, d in events if k == "start"][0]["backend"] == "docs"
     assert ollama.chat_calls == calls
+
+
+@pytest.mark.parametrize("value,sent", [("5m", "5m"), ("300", 300), ("-1", -1), ("0", 0)])
+def test_keep_alive_numbers_are_sent_as_numbers(settings, value, sent):
+    settings.OLLAMA_KEEP_ALIVE = value
+    assert ollama_client.chat_body([])["keep_alive"] == sent
