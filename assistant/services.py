@@ -124,12 +124,18 @@ def answer_question_stream(
         if hit:
             flight.finish()
             return Reply(outcome, _from_cache(outcome, hit))
-        prompt = _prompt_for(question, path, hints, audience, language)
-        outcome.prompt_chars = prompt.chars
-        flight.join()  # before the producer starts, so it never sees zero listeners
-        threading.Thread(
-            target=_produce, args=(flight, key, prompt), daemon=True, name="assistant-producer"
-        ).start()
+        try:
+            prompt = _prompt_for(question, path, hints, audience, language)
+            outcome.prompt_chars = prompt.chars
+            flight.join()  # before the producer starts, so it never sees zero listeners
+            threading.Thread(
+                target=_produce, args=(flight, key, prompt), daemon=True, name="assistant-producer"
+            ).start()
+        except Exception:
+            # Release the flight, or identical questions would wait on it for nothing.
+            flight.publish("error", {"code": "internal", "message": "The answer failed."})
+            flight.finish()
+            raise
     else:
         flight.join()
         outcome.cache_level = CacheLevel.SINGLE_FLIGHT

@@ -51,3 +51,17 @@ def test_a_crashing_producer_still_gets_the_user_a_docs_answer(ask, demo_docs, m
     r = ask(Q)
     assert r.status_code == 200
     assert r.json()["backend"] == "docs" and "Export PDF" in r.json()["answer"]
+
+
+def test_a_leader_that_fails_before_starting_releases_the_flight(ask, demo_docs, monkeypatch):
+    from assistant import services
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "_prompt_for", broken)
+    assert ask(Q).status_code == 500  # JSON, from the API error handler
+    monkeypatch.undo()
+    r = ask(Q)  # the next identical question is not stuck behind a dead flight
+    assert r.status_code == 200 and r.json()["backend"] == "docs"
+    assert singleflight._local == {}
