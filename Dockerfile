@@ -1,5 +1,5 @@
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HELPDESK_DEV=0
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 STATIC_MANIFEST=1
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app

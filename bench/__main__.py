@@ -364,6 +364,7 @@ def main() -> None:
     env = {
         "DATABASE_URL": database_url(),
         "HELPDESK_BENCH": "1",
+        "SECRET_KEY": "bench-only-not-secret",
         "HELP_RATE_LIMIT": "0/60",
         "DEBUG": "0",
         "HELP_TIMEOUT": "1",

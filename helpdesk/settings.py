@@ -26,10 +26,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and not env_bool("HELPDESK_DEV", True):
+    if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    # Development only: `make run` and tests. Production sets HELPDESK_DEV=0.
-    SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"  # noqa: S105
+    SECRET_KEY = "django-insecure-dev-only-key"  # noqa: S105  (DEBUG only: `make run`)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -166,20 +165,18 @@ CELERY_BEAT_SCHEDULE = {
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production (after collectstatic): STATIC_MANIFEST=1 serves hashed, compressed files from
+# STATIC_ROOT. Otherwise whitenoise serves static/ as it is, no collectstatic needed.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if env_bool(
-                "HELPDESK_MANIFEST_STATIC", not DEBUG and not env_bool("HELPDESK_DEV", True)
-            )
-            else "django.contrib.staticfiles.storage.StaticFilesStorage"
-        )
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Serve static files straight from static/ without collectstatic, except in production.
-WHITENOISE_USE_FINDERS = env_bool("HELPDESK_DEV", True)
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -182,8 +182,8 @@ def test_redis_down_slows_answers_but_never_breaks_them(ask, demo_docs, settings
 def test_check_deploy_is_clean_with_production_env():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
+        DJANGO_SETTINGS_MODULE="helpdesk.settings",
         DEBUG="0",
-        HELPDESK_DEV="0",
         SECRET_KEY="x" * 20 + "-prod-Secret-Key-1234567890abcdef",
         ALLOWED_HOSTS="help.example.com",
         SECURE_SSL_REDIRECT="1",
