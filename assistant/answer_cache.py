@@ -48,8 +48,16 @@ def get(key: str) -> dict | None:
         return None
 
 
+# A docs-only answer given because the models failed is kept briefly: once a model is back,
+# readers should get its answer, not five more minutes of quotes.
+FALLBACK_TTL = 30
+
+
 def put(key: str, value: dict) -> None:
+    ttl = int(conf.get("HELP_CACHE_TTL"))
+    if value["backend"] == "docs" and any(name != "docs" for name in conf.backends()):
+        ttl = min(ttl, FALLBACK_TTL)
     try:
-        cache.set(key, value, int(conf.get("HELP_CACHE_TTL")))
+        cache.set(key, value, ttl)
     except Exception as exc:
         log.warning("answer cache write failed: %s", exc)

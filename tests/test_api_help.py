@@ -5,7 +5,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from assistant import backends
+from assistant import backends, breaker
 from assistant.backends.base import Backend, BackendError
 from assistant.models import HelpDoc
 
@@ -262,3 +262,30 @@ def test_rate_limit_identity_behind_trusted_proxies(ask, settings, db):
         ask({"question": "four"}, HTTP_X_FORWARDED_FOR="7.7.7.7, 3.3.3.3", **xff).status_code == 429
     )
     assert ask({"question": "five"}, HTTP_X_FORWARDED_FOR="4.4.4.4", **xff).status_code == 200
+
+
+def test_a_fallback_answer_is_cached_briefly_a_model_answer_for_the_ttl(
+    ask, ollama, settings, monkeypatch
+):
+    from django.core.cache import cache
+
+    from assistant import answer_cache
+
+    settings.HELP_CACHE_TTL = 300
+    seen = {}
+
+    class Recording:
+        def get(self, key):
+            return cache.get(key)
+
+        def set(self, key, value, timeout):
+            seen[value["backend"]] = timeout
+            cache.set(key, value, timeout)
+
+    monkeypatch.setattr(answer_cache, "cache", Recording())
+    ollama.reset(mode="missing404")
+    assert ask({"question": "export invoices", "path": "/invoices/"}).json()["backend"] == "docs"
+    ollama.reset()
+    breaker.success(f"ollama:{ollama.url}")  # the model is back
+    assert ask({"question": "add a client", "path": "/clients/"}).json()["backend"] == "ollama"
+    assert seen == {"docs": answer_cache.FALLBACK_TTL, "ollama": 300}
