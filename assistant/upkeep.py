@@ -8,7 +8,7 @@ from django.utils import timezone
 from . import answer_cache, breaker, conf, ollama_client
 from .backends import REGISTRY, BackendError
 from .backends.embedded import get_model
-from .backends.ollama import host_breaker_name
+from .backends.ollama import host_allowed, host_breaker_name
 from .models import Audience, QueryLog
 from .services import answer_question
 from .stats import top_questions_by_section
@@ -23,10 +23,10 @@ def model_warm_up() -> dict:
     chain = conf.backends()
     if "ollama" in chain:
         for host in conf.ollama_hosts():
-            name = host_breaker_name(host)
-            if not breaker.allow(name, probe=lambda h=host: ollama_client.probe(h)):
+            if not host_allowed(host):
                 report[host] = "skipped: breaker open"
                 continue
+            name = host_breaker_name(host)
             try:
                 reply = ollama_client.warm_up(host)
                 breaker.success(name)

@@ -13,6 +13,11 @@ def host_breaker_name(host: str) -> str:
     return f"ollama:{host}"
 
 
+def host_allowed(host: str) -> bool:
+    """May `host` be called now? Its breaker, probed with `GET /` when the cooldown ends."""
+    return breaker.allow(host_breaker_name(host), probe=lambda: ollama_client.probe(host))
+
+
 class OllamaBackend(Backend):
     name = "ollama"
     guarded = False  # each host has its own breaker
@@ -34,9 +39,9 @@ class OllamaBackend(Backend):
         backoff = float(conf.get("RETRY_BACKOFF_BASE"))
         last_error = "every Ollama host is skipped by its breaker"
         for host in conf.ollama_hosts():
-            name = host_breaker_name(host)
-            if not breaker.allow(name, probe=lambda h=host: ollama_client.probe(h)):
+            if not host_allowed(host):
                 continue
+            name = host_breaker_name(host)
             emitted = False
             for attempt in range(attempts):
                 try:
