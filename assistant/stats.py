@@ -43,37 +43,38 @@ def _names(field: str) -> dict[str, str]:
     return {f"{field}_p{round(p * 100)}": p for p in PERCENTILES}
 
 
-def percentiles(qs: QuerySet, field: str, group_by: tuple[str, ...] = ()) -> list[dict]:
-    """p50/p95/p99 of `field` over `qs`, per group (one row when ungrouped)."""
-    qs = qs.filter(**{f"{field}__isnull": False})
-    names = _names(field)
+def percentiles(qs: QuerySet, *fields: str, group_by: tuple[str, ...] = ()) -> list[dict]:
+    """p50/p95/p99 of each of `fields` over `qs`, per group (one row when ungrouped), in one
+    query. `n` counts the rows that have the first field; other fields skip their NULLs."""
+    qs = qs.filter(**{f"{fields[0]}__isnull": False})
+    names = {name: (field, p) for field in fields for name, p in _names(field).items()}
     if connection.vendor == "postgresql":
-        aggs = {name: PercentileCont(field, p) for name, p in names.items()}
+        # percentile_cont, like every ordered-set aggregate, ignores NULLs.
+        aggs = {name: PercentileCont(field, p) for name, (field, p) in names.items()}
         if group_by:
             rows = qs.values(*group_by).annotate(n=Count("pk"), **aggs).order_by(*group_by)
             return [dict(r) for r in rows]
         return [{**qs.aggregate(n=Count("pk"), **aggs)}]
-    groups: dict[tuple, list[float]] = defaultdict(list)
-    for row in qs.values(*group_by, field):
-        groups[tuple(row[g] for g in group_by)].append(row[field])
+    groups: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: {f: [] for f in fields})
+    for row in qs.values(*group_by, *fields):
+        bucket = groups[tuple(row[g] for g in group_by)]
+        for field in fields:
+            if row[field] is not None:
+                bucket[field].append(row[field])
     if not group_by and not groups:
-        groups[()] = []
+        groups[()] = {f: [] for f in fields}  # an empty window still has its one row
     out = []
     for key in sorted(groups, key=lambda k: tuple(str(v) for v in k)):
-        values = groups[key]
+        bucket = groups[key]
         row = dict(zip(group_by, key, strict=True))
-        row["n"] = len(values)
-        row.update({name: percentile_cont(values, p) for name, p in names.items()})
+        row["n"] = len(bucket[fields[0]])
+        row.update({name: percentile_cont(bucket[f], p) for name, (f, p) in names.items()})
         out.append(row)
     return out
 
 
-def _merge(a: list[dict], b: list[dict], keys: tuple[str, ...]) -> list[dict]:
-    index = {tuple(r[k] for k in keys): dict(r) for r in a}
-    for r in b:
-        row = index.setdefault(tuple(r[k] for k in keys), {k: r[k] for k in keys})
-        row.update({k: v for k, v in r.items() if k != "n"})
-    return sorted(index.values(), key=lambda r: tuple(str(r[k]) for k in keys))
+def _most_asked(qs: QuerySet, limit: int = 20) -> list[dict]:
+    return list(qs.values("question").annotate(n=Count("pk")).order_by("-n", "question")[:limit])
 
 
 def latency_stats(*, since: datetime) -> dict:
@@ -83,17 +84,10 @@ def latency_stats(*, since: datetime) -> dict:
     total = logs.count()
     by_day = timed.annotate(day=TruncDate("created"))
 
-    overall = {**percentiles(timed, "latency_ms")[0], **percentiles(timed, "ttft_ms")[0]}
-    per_day = _merge(
-        percentiles(by_day, "latency_ms", ("day",)),
-        percentiles(by_day, "ttft_ms", ("day",)),
-        ("day",),
-    )
-    per_backend = _merge(
-        percentiles(timed, "latency_ms", ("backend",)),
-        percentiles(timed, "ttft_ms", ("backend",)),
-        ("backend",),
-    )
+    timings = ("latency_ms", "ttft_ms")
+    overall = percentiles(timed, *timings)[0]
+    per_day = percentiles(by_day, *timings, group_by=("day",))
+    per_backend = percentiles(timed, *timings, group_by=("backend",))
     counts = logs.aggregate(
         fallback=Count("pk", filter=Q(status=QueryStatus.FALLBACK)),
         errors=Count("pk", filter=Q(status=QueryStatus.ERROR)),
@@ -118,24 +112,14 @@ def latency_stats(*, since: datetime) -> dict:
             timed.values("backend").annotate(n=Count("pk")).order_by("-n", "backend")
         ),
         "top_questions": top_questions(since=since),
-        "unmatched": list(
-            logs.filter(doc_matched=False)
-            .values("question")
-            .annotate(n=Count("pk"))
-            .order_by("-n", "question")[:20]
-        ),
+        "unmatched": _most_asked(logs.filter(doc_matched=False)),
         "unhelpful": unhelpful_questions(since=since),
     }
 
 
 def top_questions(*, since: datetime, limit: int = 20) -> list[dict]:
-    return list(
-        QueryLog.objects.filter(created__gte=since)
-        .exclude(status=QueryStatus.RATE_LIMITED)
-        .values("question")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "question")[:limit]
-    )
+    asked = QueryLog.objects.filter(created__gte=since).exclude(status=QueryStatus.RATE_LIMITED)
+    return _most_asked(asked, limit)
 
 
 def top_questions_by_section(*, since: datetime, limit: int) -> list[tuple[str, str]]:

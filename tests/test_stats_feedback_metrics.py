@@ -50,15 +50,15 @@ def test_percentiles_of_1_to_100_computed_in_python(hundred, monkeypatch):
     """The SQLite path, on whatever database runs the suite."""
     monkeypatch.setattr(stats, "connection", type("C", (), {"vendor": "sqlite"})())
     _check(stats.percentiles(QueryLog.objects.all(), "latency_ms")[0])
-    rows = stats.percentiles(QueryLog.objects.all(), "latency_ms", ("backend",))
+    rows = stats.percentiles(QueryLog.objects.all(), "latency_ms", group_by=("backend",))
     assert [r["backend"] for r in rows] == ["docs", "ollama"]
     assert rows[0]["latency_ms_p50"] == pytest.approx(51.0)  # 2, 4, …, 100
 
 
 def test_grouped_percentiles_agree_between_database_and_python(hundred, monkeypatch):
-    db_rows = stats.percentiles(QueryLog.objects.all(), "latency_ms", ("backend",))
+    db_rows = stats.percentiles(QueryLog.objects.all(), "latency_ms", group_by=("backend",))
     monkeypatch.setattr(stats, "connection", type("C", (), {"vendor": "sqlite"})())
-    py_rows = stats.percentiles(QueryLog.objects.all(), "latency_ms", ("backend",))
+    py_rows = stats.percentiles(QueryLog.objects.all(), "latency_ms", group_by=("backend",))
     assert [r["backend"] for r in db_rows] == [r["backend"] for r in py_rows]
     for a, b in zip(db_rows, py_rows, strict=True):
         for name in EXPECTED:
