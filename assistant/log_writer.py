@@ -23,14 +23,14 @@ _thread: threading.Thread | None = None
 MAX_BATCH = 500
 
 
-def submit(row: QueryLog) -> None:
-    """Queue `row` for the next batch (or write it now when batching is off)."""
+def submit(*rows: QueryLog) -> None:
+    """Queue `rows` for the next batch (or write them now when batching is off)."""
     global _thread
     if float(conf.get("HELP_LOG_BATCH_SECONDS")) <= 0:
-        _write([row])
+        _write(list(rows))
         return
     with _lock:
-        _pending.append(row)
+        _pending.extend(rows)
         if _thread is None or not _thread.is_alive():
             _thread = threading.Thread(target=_run, daemon=True, name="assistant-log-writer")
             _thread.start()

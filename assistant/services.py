@@ -377,7 +377,7 @@ def record_outcome(outcome: Outcome, endpoint: str) -> None:
 
 
 def record_widget_hits(*, hits: list[tuple[str, str]], user, visitor: str) -> int:
-    """Log answers the widget served from its local cache, in one batched insert."""
+    """Log answers the widget served from its local cache, through the batched log writer."""
     now = timezone.now()
     audience = audience_for(user)
     rows = [
@@ -394,7 +394,7 @@ def record_widget_hits(*, hits: list[tuple[str, str]], user, visitor: str) -> in
         for path, question in hits
         if normalise_question(question)
     ]
-    QueryLog.objects.bulk_create(rows)
+    log_writer.submit(*rows)
     metrics.CACHE_HITS.labels("widget").inc(len(rows))
     return len(rows)
 

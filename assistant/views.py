@@ -30,22 +30,16 @@ def _visitor(request: HttpRequest) -> str:
     return visitor_of(request.user, client_ip(request.META))
 
 
-def _log_after(response: HttpResponse, outcome, endpoint: str) -> HttpResponse:
-    """Write the query log once the response went out: WSGI servers call close() after
-    the last byte, and Django runs the response's closers there."""
-    if outcome is not None:
-        response._resource_closers.append(lambda: record_outcome(outcome, endpoint))
-    return response
-
-
 def _rate_limited(exc: RateLimited, endpoint: str) -> HttpResponse:
-    response = error_response(
+    outcome = getattr(exc, "outcome", None)
+    if outcome is not None:
+        record_outcome(outcome, endpoint)
+    return error_response(
         429,
         "rate_limited",
         f"Too many questions; try again in {exc.retry_after} s.",
         {"Retry-After": str(exc.retry_after)},
     )
-    return _log_after(response, getattr(exc, "outcome", None), endpoint)
 
 
 def _question(request: HttpRequest) -> dict:
@@ -67,12 +61,11 @@ def help_view(request: HttpRequest) -> HttpResponse:
         outcome, body, error = answer_question(**question)
     except RateLimited as exc:
         return _rate_limited(exc, "help")
+    record_outcome(outcome, "help")  # queued for the log writer: costs the request ~nothing
     if error is not None:
         status = 503 if error["code"] == "unavailable" else 502
-        response = error_response(status, error["code"], error["message"])
-    else:
-        response = JsonResponse(body)
-    return _log_after(response, outcome, "help")
+        return error_response(status, error["code"], error["message"])
+    return JsonResponse(body)
 
 
 def _event_stream(reply: Reply):
