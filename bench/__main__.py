@@ -21,7 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live_server import CHROMIUM, CHROMIUM_FLAGS, LiveGunicorn  # noqa: E402
+from tests.live_server import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    LiveGunicorn,
+    ask_as_you_type,
+)
 from tests.ollama_standin import OllamaStandIn  # noqa: E402
 
 DB = Path("/tmp/helpdesk-bench.sqlite3")
@@ -30,10 +35,9 @@ rows: list[tuple[str, str, str, str]] = []
 
 
 def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+    from assistant.stats import percentile_cont  # after django.setup()
+
+    return percentile_cont(values, p)
 
 
 def row(name: str, figure: str, baseline: str, verdict: str) -> None:
@@ -314,7 +318,6 @@ def bench_widget(env: dict) -> None:
     if not Path(CHROMIUM).exists():
         row("7. widget", "skipped: no /usr/bin/chromium", "-", "-")
         return
-    import re
 
     from playwright.sync_api import sync_playwright
 
@@ -327,13 +330,7 @@ def bench_widget(env: dict) -> None:
             sent = []
             page.on("request", lambda r: "/help/stream/" in r.url and sent.append(r.url))
 
-            def live(route):
-                resp = route.fetch()
-                route.fulfill(
-                    response=resp, body=resp.text().replace('data-live="false"', 'data-live="true"')
-                )
-
-            page.route(re.compile(r".*/invoices/$"), live)
+            ask_as_you_type(page, r".*/invoices/$")
             page.goto(app.url + "/invoices/")
             page.click(".hd-launcher")
             page.type(".hd-input", "invoice", delay=80)

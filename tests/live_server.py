@@ -1,6 +1,7 @@
 """The app under gunicorn on a free loopback port, for the live tests and `make bench`."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -81,3 +82,15 @@ class LiveGunicorn:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def ask_as_you_type(page, url_pattern: str) -> None:
+    """Serve the pages matching `url_pattern` to a Playwright page with the widget's live
+    mode on (the demo templates leave it off)."""
+
+    def live(route) -> None:
+        response = route.fetch()
+        body = response.text().replace('data-live="false"', 'data-live="true"')
+        route.fulfill(response=response, body=body)
+
+    page.route(re.compile(url_pattern), live)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import CHROMIUM, CHROMIUM_FLAGS
+from tests.live_server import CHROMIUM, CHROMIUM_FLAGS, ask_as_you_type
 
 STREAM = "/assistant/api/help/stream/"
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,13 +62,7 @@ def _wait_answered(page):
 
 
 def test_live_typing_sends_exactly_one_request(page, standin):
-    def live_html(route):
-        response = route.fetch()
-        route.fulfill(
-            response=response, body=response.text().replace('data-live="false"', 'data-live="true"')
-        )
-
-    page.route(re.compile(r".*/invoices/$"), live_html)
+    ask_as_you_type(page, r".*/invoices/$")
     _open(page)
     page.type(".hd-input", "invoice", delay=80)
     _wait_answered(page)
