@@ -28,13 +28,18 @@ test-deps: $(VENV)/.test-installed chromium
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# `make run` is the development setup: every one of its steps runs with DEBUG on (so the
+# development-only SECRET_KEY applies). Production never goes through these targets and
+# still needs SECRET_KEY whenever DEBUG is off.
+migrate run: export DEBUG = 1
+
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo_docs
 
 run: migrate
 	@echo "helpdesk on http://$(HOST)/  (admin: $(BIN)/python manage.py createsuperuser)"
-	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
+	$(BIN)/python manage.py runserver $(HOST)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

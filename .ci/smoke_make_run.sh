@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The README's first command as a newcomer types it: a fresh clone, a clean environment,
+# `make run`, one page and one question. Any failing step fails CI.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d /tmp/helpdesk-smoke.XXXXXX)"
+server_pid=""
+
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM -- "-$server_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- "-$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+say() { printf 'smoke: %s\n' "$*"; }
+fail() {
+    say "FAILED: $*"
+    [ -f "$work/run.log" ] && { say "last lines of make run:"; tail -n 40 "$work/run.log"; }
+    exit 1
+}
+
+git clone --quiet "$repo" "$work/helpdesk"
+say "cloned $(git -C "$work/helpdesk" rev-parse --short HEAD) into $work/helpdesk"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+base="http://127.0.0.1:$port"
+
+# Its own process group, so the server and everything make started stop together.
+(cd "$work/helpdesk" && exec env -u SECRET_KEY -u DEBUG -u DATABASE_URL -u REDIS_URL \
+    setsid make run "HOST=127.0.0.1:$port") >"$work/run.log" 2>&1 &
+server_pid=$!
+say "make run HOST=127.0.0.1:$port (SECRET_KEY, DEBUG, DATABASE_URL, REDIS_URL unset), pid $server_pid"
+
+started=$SECONDS
+until curl -fsS -o /dev/null "$base/" 2>/dev/null; do
+    kill -0 "$server_pid" 2>/dev/null || fail "make run exited before serving"
+    [ $((SECONDS - started)) -lt 600 ] || fail "nothing served on $base after 600 s"
+    sleep 1
+done
+say "GET / answered 200 after $((SECONDS - started)) s"
+
+jar="$work/cookies"
+curl -fsS -c "$jar" -o /dev/null "$base/clients/" || fail "GET /clients/ failed"
+token="$(awk '$6 == "csrftoken" {print $7}' "$jar")"
+[ -n "$token" ] || fail "no csrftoken cookie set by the page"
+
+status="$(curl -sS -b "$jar" -o "$work/answer.json" -w '%{http_code}' \
+    -H 'Content-Type: application/json' -H "X-CSRFToken: $token" -H "Referer: $base/clients/" \
+    --data '{"question": "How do I add a new customer?", "path": "/clients/", "hints": "Clients"}' \
+    "$base/assistant/api/help/")" || fail "POST /assistant/api/help/ failed"
+[ "$status" = 200 ] || fail "POST /assistant/api/help/ answered $status: $(head -c 300 "$work/answer.json")"
+python3 - "$work/answer.json" <<'EOF' || fail "the answer is not what a reader needs"
+import json, sys
+body = json.load(open(sys.argv[1]))
+assert body["answer"].strip(), body
+assert body["sources"], body
+print(f"smoke: answered by {body['backend']} in {body['latency_ms']} ms: {body['answer'][:80]!r}")
+EOF
+say "ok: make run serves and answers on a fresh clone"
