@@ -26,13 +26,12 @@ DEFAULTS: dict[str, Any] = {
     "HELP_TRUSTED_PROXY_HOPS": 0,
     # Fixed per model, warm-up included: Ollama reloads a model when options change.
     "OLLAMA_OPTIONS": {"num_ctx": 2048, "temperature": 0.2, "num_predict": 256},
-    # A 135M model loops without a repeat penalty; "</" stops it echoing our delimiters.
+    # A 135M model loops without a repeat penalty. (Stop sequences: prompt.STOP, for all.)
     "EMBEDDED_OPTIONS": {
         "n_ctx": 2048,
         "temperature": 0.2,
         "max_tokens": 160,
         "repeat_penalty": 1.2,
-        "stop": ["</"],
     },
     # How long a request waits for the embedded model's lock before moving on.
     "EMBEDDED_LOCK_WAIT": 1.0,

@@ -28,6 +28,14 @@ TTFT = Histogram(
 LATENCY = Histogram(
     "helpdesk_latency_seconds", "Total answer latency", ["backend"], buckets=_BUCKETS
 )
+GUARD_REJECTED = Counter(
+    "helpdesk_guard_rejected_total",
+    "Model answers the grounding guard replaced by the docs answer",
+    ["backend"],
+)
+GUARD_REMOVED = Counter(
+    "helpdesk_guard_removed_total", "Spans the grounding guard removed", ["kind"]
+)
 UPSTREAM_ERRORS = Counter("helpdesk_upstream_errors_total", "Failed model calls", ["backend"])
 BREAKER_OPEN = Gauge(
     "helpdesk_breaker_open",

@@ -53,6 +53,7 @@ class CacheLevel(models.TextChoices):
 class QueryStatus(models.TextChoices):
     OK = "ok", "Answered by a model"
     FALLBACK = "fallback", "Answered from the docs"
+    NOT_COVERED = "not_covered", "Not covered by the docs"
     ERROR = "error", "Error"
     RATE_LIMITED = "rate_limited", "Rate limited"
 
@@ -79,8 +80,12 @@ class QueryLog(models.Model):
     doc_ids = models.JSONField(default=list, blank=True)
     top_doc = models.ForeignKey(HelpDoc, null=True, blank=True, on_delete=models.SET_NULL)
     doc_matched = models.BooleanField(
-        null=True, help_text="Did any doc match the question's words?"
+        null=True, help_text="Did the docs cover the question (decided before any model call)?"
     )
+    guard_removed = models.PositiveIntegerField(
+        default=0, help_text="Spans the grounding guard removed from the model's answer."
+    )
+    guard_kinds = models.JSONField(default=dict, blank=True, help_text="Removed spans by kind.")
     helpful = models.BooleanField(null=True)
     visitor = models.CharField(max_length=64, blank=True, help_text="Hash of user or IP.")
 

@@ -8,6 +8,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import conf
+from .prompt import STOP
 
 
 class OllamaError(Exception):
@@ -64,7 +65,7 @@ def chat_body(messages: list[dict], stream: bool = True) -> dict:
         "model": conf.get("OLLAMA_MODEL"),
         "messages": messages,
         "stream": stream,
-        "options": dict(conf.get("OLLAMA_OPTIONS")),
+        "options": {**conf.get("OLLAMA_OPTIONS"), "stop": STOP},
         "keep_alive": keep_alive(),
     }
 

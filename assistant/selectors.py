@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max
 
 from .models import AUDIENCE_LEVELS, Audience, HelpDoc
-from .text import fold, squeeze, terms
+from .text import fold, squeeze, terms, topic_terms
 
 DOCS_VERSION_KEY = "assistant:docs-version"
 # Bounds how stale another worker's view of the docs can be when the cache is per process.
@@ -80,6 +80,13 @@ def markdown_to_text(body: str) -> str:
     return _MD_MARKS.sub("", _MD_LINK.sub(r"\1", body))
 
 
+def markdown_to_labelled_text(body: str) -> str:
+    """Like markdown_to_text, but **bold** UI labels stay: the docs answer shows them."""
+    text = _MD_LINK.sub(r"\1", body)
+    text = re.sub(r"^\s{0,3}(#{1,6}|[-*+]|\d+\.|>)\s+", "", text, flags=re.MULTILINE)
+    return re.sub(r"(?<!\*)\*(?!\*)|_{1,3}|`{1,3}", "", text)
+
+
 @dataclass(frozen=True)
 class Passage:
     doc_id: int
@@ -90,6 +97,7 @@ class Passage:
     text: str
     tf: Counter = field(compare=False, hash=False)
     length: int = 0
+    labelled: str = ""  # the paragraph with its **UI labels**
 
 
 @dataclass(frozen=True)
@@ -140,11 +148,11 @@ _indexes_lock = threading.Lock()
 
 
 def _passages_of(doc: HelpDoc) -> list[Passage]:
-    text = markdown_to_text(doc.body)
-    paragraphs = [squeeze(p) for p in re.split(r"\n\s*\n", text) if p.strip()]
+    paragraphs = [p for p in re.split(r"\n\s*\n", doc.body) if p.strip()] or [doc.title]
     title_terms = terms(doc.title)
     out = []
-    for para in paragraphs or [doc.title]:
+    for raw in paragraphs:
+        para = squeeze(markdown_to_text(raw))
         tf = Counter(title_terms + terms(para))
         out.append(
             Passage(
@@ -156,6 +164,7 @@ def _passages_of(doc: HelpDoc) -> list[Passage]:
                 text=para,
                 tf=tf,
                 length=sum(tf.values()),
+                labelled=squeeze(markdown_to_labelled_text(raw)),
             )
         )
     return out
@@ -177,4 +186,70 @@ def _index_for(audience: str) -> _Index:
 
 def helpdoc_search(*, query: str, path: str, audience: str, language: str = "") -> list[Hit]:
     """Passages of the docs `audience` may see, best first, for `query` asked on `path`."""
-    return _index_for(audience).search(terms(query), path or "/", language or guess_language(query))
+    return helpdoc_retrieve(query=query, path=path, audience=audience, language=language).hits
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What the docs say about a question: ranked passages, and whether they cover it."""
+
+    hits: list[Hit]
+    covered: bool
+    topic: frozenset[str]  # the question's topic terms
+    # The covering docs' passages in the doc's order (best doc first), for the docs answer.
+    docs: list[list[Passage]] = field(default_factory=list)
+    related: list[Hit] = field(default_factory=list)  # near matches when not covered
+
+
+SECOND_DOC_RATIO = 0.95
+
+
+def terms_needed(topic: set[str] | frozenset[str]) -> int:
+    """How many of a question's topic terms one passage must match to cover it: all of one
+    or two ("delete a client" is not covered by a doc on creating one), half of more."""
+    return len(topic) if len(topic) <= 2 else math.ceil(len(topic) / 2)
+
+
+def _doc_passages(index: _Index, doc_id: int) -> list[Passage]:
+    return [p for p in index.passages if p.doc_id == doc_id]
+
+
+def helpdoc_retrieve(*, query: str, path: str, audience: str, language: str = "") -> Retrieval:
+    """Ranked passages for `query` and the coverage decision, made before any model call: the
+    question's topic terms (after synonyms and stemming; generic words like "account" do not
+    count) must be matched by one passage. Page-only hits never make coverage."""
+    index = _index_for(audience)
+    hits = index.search(terms(query), path or "/", language or guess_language(query))
+    topic = frozenset(topic_terms(query))
+
+    def matched(hit: Hit) -> int:
+        return len(topic & hit.passage.tf.keys())
+
+    best = max(hits, key=matched, default=None)
+    best_n = matched(best) if best else 0
+    if not topic or best_n < terms_needed(topic):
+        related = []
+        for hit in hits:
+            if matched(hit) and hit.passage.doc_id not in {h.passage.doc_id for h in related}:
+                related.append(hit)
+        return Retrieval(hits=hits, covered=False, topic=topic, related=related[:2])
+    # The best covering passage leads; a second doc joins only when it is clearly as relevant:
+    # it covers as much, in the same language, and ranks about as high.
+    first = best if hits[0] is not best and matched(hits[0]) < best_n else hits[0]
+    ordered = [first] + [h for h in hits if h is not first]
+    doc_ids = [first.passage.doc_id]
+    for hit in ordered[1:]:
+        if (
+            hit.passage.doc_id not in doc_ids
+            and matched(hit) >= best_n
+            and hit.passage.language == first.passage.language
+            and hit.score >= first.score * SECOND_DOC_RATIO
+        ):
+            doc_ids.append(hit.passage.doc_id)
+            break
+    return Retrieval(
+        hits=ordered,
+        covered=True,
+        topic=topic,
+        docs=[_doc_passages(index, d) for d in doc_ids],
+    )

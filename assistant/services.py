@@ -15,7 +15,7 @@ from . import answer_cache, backends, conf, log_writer, metrics, ratelimit, sing
 from .backends.docs import DocsBackend
 from .models import CacheLevel, QueryLog, QueryStatus
 from .prompt import Prompt, build_prompt
-from .selectors import audience_for, guess_language, helpdoc_search
+from .selectors import audience_for, guess_language, helpdoc_retrieve
 from .text import normalise_question
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class Outcome:
     tokens_out: int | None = None
     doc_ids: list = field(default_factory=list)
     doc_matched: bool | None = None
+    covered: bool = True
+    guard_removed: dict = field(default_factory=dict)
     sources: list = field(default_factory=list)
     text: list = field(default_factory=list)
 
@@ -74,8 +76,10 @@ def client_ip(meta: dict) -> str:
 
 
 def _prompt_for(question: str, path: str, hints: str, audience: str, language: str) -> Prompt:
-    hits = helpdoc_search(query=question, path=path, audience=audience, language=language)
-    return build_prompt(question=question, path=path, hints=hints, hits=hits, language=language)
+    retrieval = helpdoc_retrieve(query=question, path=path, audience=audience, language=language)
+    return build_prompt(
+        question=question, path=path, hints=hints, retrieval=retrieval, language=language
+    )
 
 
 def answer_question_stream(
@@ -108,6 +112,11 @@ def answer_question_stream(
     if hit:
         return Reply(outcome, _from_cache(outcome, hit))
 
+    # Coverage is decided before any model call: the docs' silence is answered at once.
+    prompt = _prompt_for(question, path, hints, audience, language)
+    if not prompt.covered:
+        return Reply(outcome, _not_covered(outcome, prompt))
+
     flight = singleflight.current(key)
     leader = False
     if flight is None and rate_limit:
@@ -125,7 +134,6 @@ def answer_question_stream(
             flight.finish()
             return Reply(outcome, _from_cache(outcome, hit))
         try:
-            prompt = _prompt_for(question, path, hints, audience, language)
             outcome.prompt_chars = prompt.chars
             flight.join()  # before the producer starts, so it never sees zero listeners
             threading.Thread(
@@ -140,26 +148,20 @@ def answer_question_stream(
         flight.join()
         outcome.cache_level = CacheLevel.SINGLE_FLIGHT
 
-    def fallback_prompt() -> Prompt:
-        return _prompt_for(question, path, hints, audience, language)
-
-    return Reply(outcome, _follow(flight, outcome, leader, fallback_prompt))
+    return Reply(outcome, _follow(flight, outcome, leader, prompt))
 
 
 def _from_cache(outcome: Outcome, hit: dict) -> Iterator[Event]:
     outcome.cache_level = CacheLevel.SERVER
     outcome.backend, outcome.model = hit["backend"], hit["model"]
     outcome.sources, outcome.doc_ids = hit["sources"], hit.get("doc_ids", [])
-    outcome.doc_matched = hit.get("matched")
+    outcome.doc_matched = outcome.covered = hit.get("covered", True)
     metrics.CACHE_HITS.labels("server").inc()
     yield "meta", _meta(outcome, cached=True)
     outcome.ttft_ms = outcome.elapsed_ms()
     outcome.text.append(hit["answer"])
     yield "token", {"text": hit["answer"]}
-    yield (
-        "done",
-        _done(outcome, QueryStatus.FALLBACK if hit["backend"] == "docs" else QueryStatus.OK),
-    )
+    yield "done", _done(outcome, _status_of(outcome))
 
 
 def _meta(outcome: Outcome, cached: bool) -> dict:
@@ -169,7 +171,19 @@ def _meta(outcome: Outcome, cached: bool) -> dict:
         "cached": cached,
         "backend": outcome.backend,
         "model": outcome.model,
+        "covered": outcome.covered,
     }
+
+
+def _status_of(outcome: Outcome) -> str:
+    if not outcome.covered:
+        return QueryStatus.NOT_COVERED
+    return QueryStatus.FALLBACK if outcome.backend == "docs" else QueryStatus.OK
+
+
+def _not_covered(outcome: Outcome, prompt: Prompt) -> Iterator[Event]:
+    """The honest answer to a question no doc covers, with at most two near matches."""
+    yield from _docs_fallback(outcome, prompt)
 
 
 def _done(outcome: Outcome, status: str) -> dict:
@@ -184,20 +198,21 @@ def _produce(flight: singleflight.Flight, key: str, prompt: Prompt) -> None:
     It stops the generation (closing the upstream connection) once nobody listens.
     """
     cancel = threading.Event()
+    finished = threading.Event()
+    threading.Thread(
+        target=_stop_when_nobody_listens,
+        args=(flight, cancel, finished),
+        daemon=True,
+        name="assistant-listener-watch",
+    ).start()
     text: list[str] = []
     start: dict = {}
-    checked = time.monotonic()
     try:
         for kind, data in backends.generate(prompt, cancel):
             if kind == "start":
                 start = data = {**data, "sources": prompt.sources}
             elif kind == "token":
                 text.append(data["text"])
-                now = time.monotonic()
-                if now - checked > 0.05:
-                    checked = now
-                    if flight.listeners() <= 0:
-                        cancel.set()
             elif kind == "end":
                 answer_cache.put(
                     key,
@@ -205,7 +220,7 @@ def _produce(flight: singleflight.Flight, key: str, prompt: Prompt) -> None:
                         "answer": "".join(text),
                         "sources": prompt.sources,
                         "doc_ids": prompt.doc_ids,
-                        "matched": prompt.matched,
+                        "covered": prompt.covered,
                         "backend": start["backend"],
                         "model": start["model"],
                     },
@@ -214,8 +229,9 @@ def _produce(flight: singleflight.Flight, key: str, prompt: Prompt) -> None:
                     "done",
                     {
                         "usage": data["usage"],
+                        "guard": data.get("guard") or {},
                         "doc_ids": prompt.doc_ids,
-                        "matched": prompt.matched,
+                        "covered": prompt.covered,
                         "prompt_chars": prompt.chars,
                     },
                 )
@@ -227,14 +243,34 @@ def _produce(flight: singleflight.Flight, key: str, prompt: Prompt) -> None:
         except Exception:
             log.exception("could not report the failure to the flight")
     finally:
+        finished.set()
         try:
             flight.finish()
         except Exception:
             log.exception("could not finish the flight")
 
 
+# How often a producer checks that someone still listens: the guard releases text a sentence
+# at a time, so this must not wait for the next event.
+LISTENER_CHECK_SECONDS = 0.25
+
+
+def _stop_when_nobody_listens(
+    flight: singleflight.Flight, cancel: threading.Event, finished: threading.Event
+) -> None:
+    """Stop the generation (the backends close the upstream connection) once every reader
+    has gone."""
+    while not finished.wait(LISTENER_CHECK_SECONDS):
+        try:
+            if flight.listeners() <= 0:
+                cancel.set()
+                return
+        except Exception as exc:  # a Redis blip: check again next time
+            log.warning("could not count the flight's listeners: %s", exc)
+
+
 def _follow(
-    flight: singleflight.Flight, outcome: Outcome, leader: bool, fallback_prompt
+    flight: singleflight.Flight, outcome: Outcome, leader: bool, prompt: Prompt
 ) -> Iterator[Event]:
     """One listener's events. A waiter whose leader fails or stalls before any token
     answers from the docs itself instead of hanging."""
@@ -271,13 +307,13 @@ def _follow(
                     usage.get("tokens_out"),
                 )
                 outcome.doc_ids = data.get("doc_ids", [])
-                outcome.doc_matched = data.get("matched")
+                outcome.doc_matched = outcome.covered = data.get("covered", True)
+                outcome.guard_removed = data.get("guard") or {}
                 if leader:
                     outcome.prompt_chars = data.get("prompt_chars", outcome.prompt_chars)
                 else:
                     metrics.CACHE_HITS.labels("single_flight").inc()
-                status = QueryStatus.FALLBACK if outcome.backend == "docs" else QueryStatus.OK
-                yield "done", _done(outcome, status)
+                yield "done", _done(outcome, _status_of(outcome))
                 return
             elif kind == "error":
                 if sent or data.get("code") == "cancelled":
@@ -300,26 +336,27 @@ def _follow(
         outcome.status = QueryStatus.ERROR
         yield "error", {"code": "upstream_error", "message": "The answer was interrupted."}
         return
-    yield from _docs_fallback(outcome, fallback_prompt)
+    yield from _docs_fallback(outcome, prompt)
 
 
-def _docs_fallback(outcome: Outcome, prompt_factory) -> Iterator[Event]:
-    if "docs" not in conf.backends():
+def _docs_fallback(outcome: Outcome, prompt: Prompt) -> Iterator[Event]:
+    """The docs answer; for a covered question only when the chain has `docs` (an
+    uncovered one is always answered: saying so needs no backend)."""
+    if "docs" not in conf.backends() and prompt.covered:
         outcome.status = QueryStatus.ERROR
         yield "error", {"code": "unavailable", "message": "No answer could be produced right now."}
         return
-    prompt = prompt_factory()
     outcome.cache_level = CacheLevel.NONE
     outcome.backend, outcome.model = "docs", "docs"
     outcome.sources, outcome.doc_ids = prompt.sources, prompt.doc_ids
-    outcome.doc_matched = prompt.matched
+    outcome.doc_matched = outcome.covered = prompt.covered
     yield "meta", _meta(outcome, cached=False)
     for chunk in DocsBackend().stream(prompt, {}, threading.Event()):
         if outcome.ttft_ms is None:
             outcome.ttft_ms = outcome.elapsed_ms()
         outcome.text.append(chunk)
         yield "token", {"text": chunk}
-    yield "done", _done(outcome, QueryStatus.FALLBACK)
+    yield "done", _done(outcome, _status_of(outcome))
 
 
 def answer_question(**kwargs: Any) -> tuple[Outcome, dict | None, dict | None]:
@@ -341,6 +378,7 @@ def answer_question(**kwargs: Any) -> tuple[Outcome, dict | None, dict | None]:
         "backend": o.backend,
         "model": o.model,
         "latency_ms": o.latency_ms,
+        "covered": o.covered,
     }
     return o, body, None
 
@@ -371,8 +409,12 @@ def record_outcome(outcome: Outcome, endpoint: str) -> None:
         doc_ids=outcome.doc_ids,
         top_doc_id=outcome.doc_ids[0] if outcome.doc_ids else None,
         doc_matched=outcome.doc_matched,
+        guard_removed=sum(outcome.guard_removed.values()),
+        guard_kinds=outcome.guard_removed,
         visitor=outcome.visitor,
     )
+    for kind, n in outcome.guard_removed.items():
+        metrics.GUARD_REMOVED.labels(kind).inc(n)
     log_writer.submit(row)
 
 

@@ -9,14 +9,14 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet
+from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .models import CacheLevel, QueryLog, QueryStatus
 
 PERCENTILES = (0.5, 0.95, 0.99)
-ANSWERED = (QueryStatus.OK, QueryStatus.FALLBACK)
+ANSWERED = (QueryStatus.OK, QueryStatus.FALLBACK, QueryStatus.NOT_COVERED)
 
 
 class PercentileCont(Aggregate):
@@ -90,6 +90,7 @@ def latency_stats(*, since: datetime) -> dict:
     per_backend = percentiles(timed, *timings, group_by=("backend",))
     counts = logs.aggregate(
         fallback=Count("pk", filter=Q(status=QueryStatus.FALLBACK)),
+        not_covered=Count("pk", filter=Q(status=QueryStatus.NOT_COVERED)),
         errors=Count("pk", filter=Q(status=QueryStatus.ERROR)),
         limited=Count("pk", filter=Q(status=QueryStatus.RATE_LIMITED)),
         **{level: Count("pk", filter=Q(cache_level=level)) for level in CacheLevel.values},
@@ -106,6 +107,8 @@ def latency_stats(*, since: datetime) -> dict:
         "per_backend": per_backend,
         "cache_rates": {level: rate(counts[level]) for level in CacheLevel.values},
         "fallback_rate": rate(counts["fallback"]),
+        "not_covered_rate": rate(counts["not_covered"]),
+        "guard": guard_stats(logs),
         "error_rate": rate(counts["errors"]),
         "rate_limited": counts["limited"],
         "backend_mix": list(
@@ -114,6 +117,21 @@ def latency_stats(*, since: datetime) -> dict:
         "top_questions": top_questions(since=since),
         "unmatched": _most_asked(logs.filter(doc_matched=False)),
         "unhelpful": unhelpful_questions(since=since),
+    }
+
+
+def guard_stats(logs: QuerySet) -> dict:
+    """What the grounding guard removed from model answers: how many answers, and by kind."""
+    touched = logs.filter(guard_removed__gt=0)
+    by_kind: dict[str, int] = defaultdict(int)
+    for kinds in touched.values_list("guard_kinds", flat=True):
+        for kind, n in (kinds or {}).items():
+            by_kind[kind] += int(n)
+    agg = touched.aggregate(answers=Count("pk"), removed=Sum("guard_removed"))
+    return {
+        "answers": agg["answers"],
+        "removed": agg["removed"] or 0,
+        "by_kind": sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0])),
     }
 
 
@@ -128,7 +146,7 @@ def top_questions_by_section(*, since: datetime, limit: int) -> list[tuple[str, 
 
     counts: dict[tuple[str, str], int] = defaultdict(int)
     rows = (
-        QueryLog.objects.filter(created__gte=since, status__in=ANSWERED)
+        QueryLog.objects.filter(created__gte=since, status__in=ANSWERED, doc_matched=True)
         .values("question", "path")
         .annotate(n=Count("pk"))
     )

@@ -9,8 +9,21 @@ _SPACES = re.compile(r"\s+")
 STOPWORDS = frozenset(
     """a an and are as at be by can do does for from how i in is it me my of on or please
     the this to was what when where which who why will with you your
+    not no has have had them they their its our we us so if but just there here then than
+    would should could may might must did done been am were s t don doesn didn isn cant
+    over into about up out off any some all also very only
     au aux avec ce ces comment dans de des du en est et je la le les mon ma mes ne ou par
     pas pour qu que qui quoi sur un une vos votre""".split()
+)
+
+# Words that say nothing about WHICH help topic a question is on ("account", "app"): they
+# still rank passages, but a match on them alone is not coverage, nor support for a claim.
+GENERIC = frozenset(
+    """account app application website site page screen button menu tab link option field
+    use using used need want get got set way thing things work working help find know see
+    tell show go going possible able someone something anything everything one another
+    other top left right time today tomorrow yes ok okay hello hi thanks thank
+    compte site page bouton aide""".split()
 )
 
 # Words users say for the words our docs use. Small on purpose: the demo's domain.
@@ -43,6 +56,11 @@ SYNONYMS = {
     "download": "export",
     "exporter": "export",
     "change": "edit",
+    "remind": "reminder",
+    "spreadsheet": "csv",
+    "excel": "csv",
+    "upload": "import",
+    "bring": "import",
     "modify": "edit",
     "update": "edit",
     "modifier": "edit",
@@ -86,6 +104,14 @@ def terms(text: str) -> list[str]:
             continue
         out.append(stem(SYNONYMS.get(word, word)))
     return out
+
+
+_GENERIC_STEMS = frozenset(stem(w) for w in GENERIC)
+
+
+def topic_terms(text: str) -> set[str]:
+    """The terms of `text` that name a topic: search terms less generic words and numbers."""
+    return {t for t in terms(text) if t not in _GENERIC_STEMS and not t.isdigit()}
 
 
 def squeeze(text: str) -> str:

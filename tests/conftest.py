@@ -46,8 +46,9 @@ def standin():
 
 
 @pytest.fixture
-def ollama(standin, settings):
-    """The stand-in, reset, as the only Ollama host, with the docs fallback behind it."""
+def ollama(standin, settings, demo_docs):
+    """The stand-in, reset, as the only Ollama host, with the docs fallback behind it (and the
+    demo docs: an uncovered question never reaches a model)."""
     standin.reset()
     settings.OLLAMA_URL = standin.url
     settings.ASSISTANT_BACKENDS = ["ollama", "docs"]
@@ -58,6 +59,19 @@ def ollama(standin, settings):
 @pytest.fixture
 def demo_docs(db):
     call_command("load_demo_docs", stdout=open(os.devnull, "w"))
+
+
+@pytest.fixture
+def grounded_prompt(demo_docs):
+    """The prompt of a question the demo docs cover ("add a new customer"), as the answering
+    path builds it: what the stand-in's default answer is grounded in."""
+    from assistant.prompt import build_prompt
+    from assistant.selectors import helpdoc_retrieve
+
+    question = "How do I add a new customer?"
+    found = helpdoc_retrieve(query=question, path="/clients/", audience="public")
+    assert found.covered
+    return build_prompt(question=question, path="/clients/", hints="", retrieval=found)
 
 
 @pytest.fixture

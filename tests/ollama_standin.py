@@ -7,6 +7,8 @@ chunk. `mode` picks a behaviour:
   error500 / busy503 / missing404   the JSON error replies of Ollama
   midstream_error   stream `error_after` tokens, then an {"error": …} line, then end
   garbage           stream one good token, then a line that is not JSON
+`reply`, when set, makes the streamed tokens a function of the chat body (a model that
+answers from its prompt, or invents).
 It counts requests and TCP connections, and records each chat body and each stream the
 client abandoned (noticed, as Ollama's runner does, at the next write).
 """
@@ -17,6 +19,13 @@ import threading
 import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+GROUNDED_TOKENS = (
+    "Open ", "**Clients** ", "and ", "click ", "**New ", "client**. ",
+    "Fill ", "in ", "the ", "company ", "name. ",
+    "Click ", "**Save ", "client**.",
+)  # fmt: skip
+SENTENCES = 3  # in GROUNDED_TOKENS
 
 
 class _Server(ThreadingHTTPServer):
@@ -129,16 +138,16 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return
-        self._stream(model)
+        self._stream(model, body)
 
-    def _stream(self, model: str) -> None:
+    def _stream(self, model: str, body: dict) -> None:
         s = self.s
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         lines: list[tuple[float, dict | bytes]] = []
-        tokens = s.tokens
+        tokens = s.reply(body) if s.reply else s.tokens
         if s.mode == "midstream_error":
             tokens = tokens[: s.error_after]
         elif s.mode == "garbage":
@@ -216,7 +225,9 @@ class OllamaStandIn:
         """Zero the counters and set the behaviour (mode, tokens, delay, first_delay, …)."""
         with self.lock:
             self.mode = "ok"
-            self.tokens = ["Open ", "Clients ", "and ", "click ", "New ", "client."]
+            # Three sentences of the "Creating a client" demo doc, in awkward pieces.
+            self.tokens = list(GROUNDED_TOKENS)
+            self.reply = None  # or a function of the chat body returning the tokens
             self.delay = 0.0
             self.first_delay = 0.0
             self.hang = 60.0

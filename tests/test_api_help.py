@@ -11,7 +11,7 @@ from assistant.models import HelpDoc
 
 pytestmark = pytest.mark.django_db
 
-SHAPE = {"id", "answer", "sources", "cached", "backend", "model", "latency_ms"}
+SHAPE = {"id", "answer", "sources", "cached", "backend", "model", "latency_ms", "covered"}
 
 
 class Recording(Backend):
@@ -181,8 +181,8 @@ def test_staff_doc_never_reaches_anonymous_even_after_staff_asked(
     client.logout()
     body = ask(REFUND_Q).json()
     assert body["cached"] is False  # the staff answer is not shared
-    anon_prompt = recording.prompts[-1]
-    assert SECRET not in anon_prompt.user
+    # No doc the reader may see covers refunds: no model call, an honest answer.
+    assert len(recording.prompts) == 1 and body["covered"] is False
     assert "internal" not in json.dumps(body["sources"]).lower()
     assert SECRET not in body["answer"]
     # and the docs fallback, with no model at all
@@ -210,7 +210,7 @@ def test_unpublished_doc_is_never_used(ask, demo_docs, recording):
     HelpDoc.objects.filter(slug="export-invoices").update(published=False)
     body = ask({"question": "export invoices to pdf", "path": "/invoices/"}).json()
     assert "Exporting invoices to PDF" not in json.dumps(body)
-    assert "Export PDF" not in recording.prompts[0].user
+    assert body["covered"] is False and recording.prompts == []
 
 
 def test_disallowed_host_under_the_api_is_json(client, settings):
@@ -246,27 +246,27 @@ def test_doc_page_escapes_html_and_drops_unsafe_links(client, db):
     assert 'href="https://x.test/a"' in html
 
 
-def test_rate_limit_identity_behind_trusted_proxies(ask, settings, db):
+def test_rate_limit_identity_behind_trusted_proxies(ask, settings, demo_docs):
     settings.HELP_RATE_LIMIT = "1/60"
+
+    def asked(n: int, xff: str, **extra) -> int:
+        q = {"question": f"add a client {n}", "path": "/clients/"}  # covered: counts
+        return ask(q, HTTP_X_FORWARDED_FOR=xff, **extra).status_code
+
     # No trusted proxy: a forged X-Forwarded-For changes nothing.
-    assert ask({"question": "one"}, HTTP_X_FORWARDED_FOR="1.1.1.1").status_code == 200
-    assert ask({"question": "two"}, HTTP_X_FORWARDED_FOR="2.2.2.2").status_code == 429
+    assert asked(1, "1.1.1.1") == 200
+    assert asked(2, "2.2.2.2") == 429
     # One trusted proxy: the address it saw is the reader's.
     settings.HELP_TRUSTED_PROXY_HOPS = 1
-    xff = {"REMOTE_ADDR": "10.0.0.1"}
-    assert (
-        ask({"question": "three"}, HTTP_X_FORWARDED_FOR="6.6.6.6, 3.3.3.3", **xff).status_code
-        == 200
-    )
-    assert (
-        ask({"question": "four"}, HTTP_X_FORWARDED_FOR="7.7.7.7, 3.3.3.3", **xff).status_code == 429
-    )
-    assert ask({"question": "five"}, HTTP_X_FORWARDED_FOR="4.4.4.4", **xff).status_code == 200
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    assert asked(3, "6.6.6.6, 3.3.3.3", **proxy) == 200
+    assert asked(4, "7.7.7.7, 3.3.3.3", **proxy) == 429
+    assert asked(5, "4.4.4.4", **proxy) == 200
 
 
 def test_a_fallback_answer_is_cached_briefly_a_model_answer_for_the_ttl(
     ask, ollama, settings, monkeypatch
-):
+):  # (the ollama fixture loads the demo docs)
     from django.core.cache import cache
 
     from assistant import answer_cache

@@ -40,32 +40,32 @@ def test_cooldown_doubles_from_30s_up_to_300s(clock):
     assert breaker.state("x") == {"state": "closed", "failures": 0}
 
 
-def test_open_host_is_not_touched_then_probe_lets_it_back(ollama, settings, clock):
+def test_open_host_is_not_touched_then_probe_lets_it_back(grounded_prompt, ollama, settings, clock):
     settings.RETRY_BACKOFF_BASE = 0.001
     ollama.reset(mode="error500")
-    assert _backend_of(generate(PROMPT, threading.Event())) == "docs"
+    assert _backend_of(generate(grounded_prompt, threading.Event())) == "docs"
     assert ollama.chat_calls == 2 and ollama.connections >= 1
 
     # Open: the next question goes straight to the docs, no request, no connection.
     before = (dict(ollama.requests), ollama.connections)
-    assert _backend_of(generate(PROMPT, threading.Event())) == "docs"
+    assert _backend_of(generate(grounded_prompt, threading.Event())) == "docs"
     assert (ollama.requests, ollama.connections) == before
 
     # Cooldown over and Ollama back: one cheap probe (GET /), then the real call.
     ollama.reset()
     clock.now += 31
-    assert _backend_of(generate(PROMPT, threading.Event())) == "ollama"
+    assert _backend_of(generate(grounded_prompt, threading.Event())) == "ollama"
     assert ollama.requests == {"GET /": 1, "POST /api/chat": 1}
     assert breaker.state(f"ollama:{ollama.url}")["state"] == "closed"
 
 
-def test_failed_probe_reopens_for_longer(ollama, settings, clock):
+def test_failed_probe_reopens_for_longer(grounded_prompt, ollama, settings, clock):
     settings.RETRY_BACKOFF_BASE = 0.001
     ollama.reset(mode="error500")
-    list(generate(PROMPT, threading.Event()))
+    list(generate(grounded_prompt, threading.Event()))
     ollama.reset(mode="down_probe")
     clock.now += 31
-    assert _backend_of(generate(PROMPT, threading.Event())) == "docs"
+    assert _backend_of(generate(grounded_prompt, threading.Event())) == "docs"
     assert ollama.requests == {"GET /": 1}  # the probe only
     state = breaker.state(f"ollama:{ollama.url}")
     assert state["state"] == "open" and state["failures"] == 2 and state["retry_in"] == 60

@@ -62,6 +62,7 @@ def test_prefetch_fills_the_cache_for_the_top_questions(ask, ollama, settings):
             path="/invoices/7/",
             audience="public",
             status="ok",
+            doc_matched=True,
         )
     QueryLog.objects.create(
         created=now - timedelta(days=2),
@@ -69,6 +70,7 @@ def test_prefetch_fills_the_cache_for_the_top_questions(ask, ollama, settings):
         path="/",
         audience="public",
         status="ok",
+        doc_matched=True,
     )
     assert tasks.prefetch_common_questions.apply().get() == {
         "answered": 1,

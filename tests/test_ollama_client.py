@@ -11,7 +11,8 @@ from assistant import breaker, conf, ollama_client
 from assistant.backends import generate
 from assistant.backends.base import BackendError
 from assistant.backends.ollama import OllamaBackend
-from assistant.prompt import Prompt
+from assistant.prompt import STOP, Prompt
+from tests.ollama_standin import GROUNDED_TOKENS
 
 HOST = "http://ollama.test:11434"
 PROMPT = Prompt(system="sys", user="<question>\nhi\n</question>")
@@ -58,7 +59,7 @@ def test_body_has_model_options_keep_alive_and_messages(settings, fast):
     assert sent["model"] == "qwen2.5:1.5b-instruct"
     assert sent["keep_alive"] == "7m"
     assert sent["stream"] is True
-    assert sent["options"] == conf.get("OLLAMA_OPTIONS")
+    assert sent["options"] == {**conf.get("OLLAMA_OPTIONS"), "stop": STOP}
     assert set(sent["options"]) >= {"num_ctx", "temperature", "num_predict"}
     assert sent["messages"] == PROMPT.messages
 
@@ -138,7 +139,7 @@ def _ask_backend():
 def test_sequential_calls_reuse_one_tcp_connection(ollama):
     for _ in range(5):
         text, _ = _ask_backend()
-        assert text == "Open Clients and click New client."
+        assert text == "".join(GROUNDED_TOKENS)
     assert ollama.chat_calls == 5
     assert ollama.connections == 1
 
@@ -151,13 +152,15 @@ def test_pool_size_setting_reaches_the_adapter(settings):
     assert ollama_client.session() is ollama_client.session()
 
 
-def test_hanging_model_moves_to_next_backend_within_timeout_times_attempts(ollama, settings):
+def test_hanging_model_moves_to_next_backend_within_timeout_times_attempts(
+    grounded_prompt, ollama, settings
+):
     ollama.reset(mode="hang")
     settings.HELP_TIMEOUT = 0.5
     settings.HELP_OLLAMA_RETRIES = 2
     settings.RETRY_BACKOFF_BASE = 0.01
     started = time.monotonic()
-    events = list(generate(PROMPT, threading.Event()))
+    events = list(generate(grounded_prompt, threading.Event()))
     elapsed = time.monotonic() - started
     assert ("start", {"backend": "docs", "model": "docs"}) in events
     assert ollama.chat_calls == 2
@@ -167,17 +170,16 @@ def test_hanging_model_moves_to_next_backend_within_timeout_times_attempts(ollam
 @pytest.mark.parametrize(
     "mode,calls", [("error500", 2), ("busy503", 2), ("missing404", 1), ("garbage", 1)]
 )
-def test_failures_of_the_standin_fall_through_to_docs(ollama, settings, mode, calls):
+def test_failures_of_the_standin_fall_through_to_docs(
+    grounded_prompt, ollama, settings, mode, calls
+):
     ollama.reset(mode=mode)
     settings.RETRY_BACKOFF_BASE = 0.01
-    events = list(generate(PROMPT, threading.Event()))
+    events = list(generate(grounded_prompt, threading.Event()))
     kinds = [k for k, _ in events if k not in ("trying",)]
-    if mode == "garbage":  # one token went out before the garbage: the stream must end
-        assert kinds == ["start", "token", "error"]
-        assert events[-1][1]["code"] == "upstream_error"
-    else:
-        assert kinds[:2] == ["start", "token"] and kinds[-1] == "end"
-        assert [d for k, d in events if k == "start"][0]["backend"] == "docs"
+    # (garbage: one token came before it, but no checked sentence reached the reader)
+    assert kinds[:2] == ["start", "token"] and kinds[-1] == "end"
+    assert [d for k, d in events if k == "start"][0]["backend"] == "docs"
     assert ollama.chat_calls == calls
 
 

@@ -124,9 +124,9 @@ def test_each_question_writes_one_log_row(ask, ollama, demo_docs):
 
 def test_rate_limited_questions_are_logged(ask, ollama, settings):
     settings.HELP_RATE_LIMIT = "1/60"
-    ask({"question": "one"})
-    assert ask({"question": "two"}).status_code == 429
-    assert QueryLog.objects.filter(status="rate_limited", question="two").count() == 1
+    ask({"question": "add a client"})
+    assert ask({"question": "export invoices"}).status_code == 429
+    assert QueryLog.objects.filter(status="rate_limited", question="export invoices").count() == 1
 
 
 def test_feedback_flow_and_errors(ask, demo_docs):
@@ -180,8 +180,8 @@ def test_metrics_counters_move_after_a_question(client, ask, ollama, settings):
     settings.ASSISTANT_METRICS_TOKEN = "s3cret"
     auth = {"HTTP_AUTHORIZATION": "Bearer s3cret"}
     before = client.get("/assistant/metrics", **auth).content.decode()
-    ask({"question": "metrics question", "path": "/"})
-    ask({"question": "metrics question", "path": "/"})
+    ask({"question": "metrics: add a client", "path": "/"})
+    ask({"question": "metrics: add a client", "path": "/"})
     after = client.get("/assistant/metrics", **auth)
     assert after.status_code == 200 and after["Content-Type"].startswith("text/plain")
     text = after.content.decode()

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from tests.conftest import sse_events
+from tests.ollama_standin import SENTENCES
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +31,11 @@ def test_event_order_headers_and_no_gzip(ask, ollama, gzip):
     assert r["X-Accel-Buffering"] == "no"
     assert not r.has_header("Content-Encoding")
     assert events[0][0] == "comment"  # goes out before anything else
-    assert _kinds(events) == ["meta"] + ["token"] * 6 + ["done"]
+    # The guard lets text out a checked sentence at a time.
+    assert _kinds(events) == ["meta"] + ["token"] * SENTENCES + ["done"]
     meta, done = events[1][1], events[-1][1]
     assert meta["backend"] == "ollama" and meta["cached"] is False
-    assert set(meta) == {"id", "sources", "cached", "backend", "model"}
+    assert set(meta) == {"id", "sources", "cached", "backend", "model", "covered"}
     assert set(done) == {"id", "latency_ms", "ttft_ms"} and done["id"] == meta["id"]
     assert "".join(d["text"] for k, d in events if k == "token") == "".join(ollama.tokens)
 
@@ -56,12 +58,23 @@ def test_docs_backend_streams_too(ask, demo_docs):
     assert len([k for k in _kinds(events) if k == "token"]) > 1
 
 
-def test_mid_stream_error_after_two_tokens_ends_with_error_no_repeat(ask, ollama):
-    ollama.reset(mode="midstream_error", error_after=2)
+def test_mid_stream_error_after_a_sentence_ends_with_error_no_repeat(ask, ollama):
+    ollama.reset(mode="midstream_error", error_after=8)  # one sentence and two words out
     _, events = _stream(ask)
-    assert _kinds(events) == ["meta", "token", "token", "error"]
+    assert _kinds(events) == ["meta", "token", "error"]
     assert events[-1][1]["code"] == "upstream_error"
-    assert "".join(d["text"] for k, d in events if k == "token") == "Open Clients "
+    assert "".join(d["text"] for k, d in events if k == "token") == (
+        "Open **Clients** and click **New client**. "
+    )
+    assert ollama.chat_calls == 1
+
+
+def test_mid_stream_error_before_a_checked_sentence_answers_from_the_docs(ask, ollama):
+    ollama.reset(mode="midstream_error", error_after=2)  # nothing reached the reader
+    _, events = _stream(ask)
+    assert _kinds(events)[0] == "meta" and _kinds(events)[-1] == "done"
+    assert events[1][1]["backend"] == "docs"
+    assert "New client" in "".join(d["text"] for k, d in events if k == "token")
     assert ollama.chat_calls == 1
 
 
@@ -84,11 +97,13 @@ def test_comment_lines_keep_the_stream_open_before_the_first_token(ask, ollama, 
 
 def test_rate_limit_counts_model_calls_only_and_says_when_to_retry(ask, ollama, settings):
     settings.HELP_RATE_LIMIT = "2/60"
-    for q in ("first question", "second question"):
+    for q in ("add a client", "export invoices"):
         assert ask({**Q, "question": q}).status_code == 200
-    assert ask({**Q, "question": "second question?"}).json()["cached"] is True  # free
+    assert ask({**Q, "question": "Export invoices?"}).json()["cached"] is True  # free
+    # A question no doc covers makes no model call: free too.
+    assert ask({**Q, "question": "weather tomorrow"}).json()["covered"] is False
     for endpoint in ("help", "help/stream"):
-        r = ask({**Q, "question": "third question"}, endpoint=endpoint)
+        r = ask({**Q, "question": "make an invoice"}, endpoint=endpoint)
         assert r.status_code == 429
         assert r.json()["error"]["code"] == "rate_limited"
         assert 1 <= int(r["Retry-After"]) <= 60
@@ -97,9 +112,9 @@ def test_rate_limit_counts_model_calls_only_and_says_when_to_retry(ask, ollama, 
 
 def test_rate_limit_is_per_visitor(ask, ollama, settings):
     settings.HELP_RATE_LIMIT = "1/60"
-    assert ask({**Q, "question": "one"}).status_code == 200
-    assert ask({**Q, "question": "two"}).status_code == 429
-    assert ask({**Q, "question": "two"}, REMOTE_ADDR="10.1.2.3").status_code == 200
+    assert ask({**Q, "question": "add a client"}).status_code == 200
+    assert ask({**Q, "question": "export invoices"}).status_code == 429
+    assert ask({**Q, "question": "export invoices"}, REMOTE_ADDR="10.1.2.3").status_code == 200
 
 
 def test_health_reports_breakers_and_cache(client, ollama, settings):

@@ -1,5 +1,6 @@
 """The widget in real headless Chromium (Debian's), driven by Playwright, against gunicorn."""
 
+import json
 import os
 import re
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.live_server import CHROMIUM, CHROMIUM_FLAGS, ask_as_you_type
+from tests.ollama_standin import GROUNDED_TOKENS
 
 STREAM = "/assistant/api/help/stream/"
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +59,11 @@ def _ask(page, question):
     page.press(".hd-input", "Enter")
 
 
+def _rendered(tokens) -> str:
+    """The answer's text as the widget shows it: **labels** rendered bold."""
+    return "".join(tokens).replace("**", "")
+
+
 def _wait_answered(page):
     page.wait_for_selector(".hd-feedback:not([hidden])", timeout=15000)
 
@@ -71,52 +78,66 @@ def test_live_typing_sends_exactly_one_request(page, standin):
 
 
 def test_the_same_question_twice_is_answered_locally_the_second_time(page, standin):
-    _open(page)
-    _ask(page, "How do I export invoices?")
+    _open(page, "/clients/")
+    _ask(page, "How do I add a new client?")
     _wait_answered(page)
     first = page.inner_text(".hd-answer")
-    _ask(page, "how do i EXPORT invoices")
+    _ask(page, "how do i ADD a new client")
     page.wait_for_function(
         "document.getElementById('helpdesk-widget').dataset.lastSource === 'local-cache'"
     )
-    assert page.inner_text(".hd-answer") == first == "".join(standin.tokens)
+    assert page.inner_text(".hd-answer") == first == _rendered(standin.tokens)
     assert len(page.stream_requests) == 1
 
 
 def test_partial_text_is_visible_before_the_stream_ends(page, standin):
     standin.reset(delay=0.4)
-    _open(page)
-    _ask(page, "How do I send reminders?")
+    _open(page, "/clients/")
+    _ask(page, "How do I add a new client?")
     page.wait_for_function("document.querySelector('.hd-answer').textContent.includes('Open')")
     sent_when_visible = len(standin.sent_log)
     assert page.is_hidden(".hd-feedback")
     assert sent_when_visible < len(standin.tokens) + 1
     _wait_answered(page)
-    assert page.inner_text(".hd-answer") == "".join(standin.tokens)
+    assert page.inner_text(".hd-answer") == _rendered(standin.tokens)
 
 
 def test_a_new_question_aborts_the_one_in_flight(page, standin):
-    standin.reset(delay=0.3, tokens=[f"w{i} " for i in range(40)])
+    standin.reset(delay=0.3, tokens=list(GROUNDED_TOKENS) * 4)
     _open(page)
-    _ask(page, "first question about invoices")
+    _ask(page, "How do I add a new client?")
     page.wait_for_function("document.querySelector('.hd-answer').textContent.length > 0")
-    standin.tokens = ["Second ", "answer."]
-    _ask(page, "second question about clients")
+    standin.tokens = ["Click ", "**New client**."]
+    _ask(page, "register another company as a customer")
     _wait_answered(page)
-    assert page.inner_text(".hd-answer") == "Second answer."
+    assert page.inner_text(".hd-answer") == "Click New client."
     assert len(page.stream_requests) == 2
     assert any(STREAM in url for url, _ in page.failed)  # the first fetch was aborted
     assert standin.abandoned_event.wait(10)  # and the server stopped that generation
 
 
+def _sse(*events: tuple[str, dict]) -> str:
+    return "".join(f"event: {k}\ndata: {json.dumps(d)}\n\n" for k, d in events)
+
+
 def test_hostile_model_output_renders_inert(page, standin):
-    standin.reset(
-        tokens=[
-            '<img src=x onerror="window.__xss=1">',
-            " <script>window.__xss=2</script>",
-            " [click me](javascript:window.__xss=3)",
-            " **bold** and [docs](https://example.com/d)",
-        ]
+    """Defence in depth: should hostile text ever get past the server's guard, the widget
+    still renders it inert (the stream is served to it directly here)."""
+    tokens = [
+        '<img src=x onerror="window.__xss=1">',
+        " <script>window.__xss=2</script>",
+        " [click me](javascript:window.__xss=3)",
+        " **bold** and [docs](https://example.com/d)",
+    ]
+    meta = {"id": "x", "sources": [], "cached": False, "backend": "ollama", "model": "m"}
+    body = _sse(
+        ("meta", {**meta, "covered": True}),
+        *[("token", {"text": t}) for t in tokens],
+        ("done", {"id": "x", "latency_ms": 1, "ttft_ms": 1}),
+    )
+    page.route(
+        re.compile(".*" + re.escape(STREAM)),
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
     )
     _open(page)
     _ask(page, "show me something")
@@ -148,7 +169,7 @@ def test_keyboard_only_open_ask_read_close(page, standin):
     page.keyboard.press("Enter")
     _wait_answered(page)
     assert page.get_attribute(".hd-answer", "aria-live") == "polite"
-    assert page.inner_text(".hd-answer") == "".join(standin.tokens)
+    assert page.inner_text(".hd-answer") == _rendered(standin.tokens)
     page.keyboard.press("Escape")
     assert page.is_hidden(".hd-panel")
     assert page.evaluate("document.activeElement.classList.contains('hd-launcher')")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import conf
-from ..prompt import Prompt
+from ..prompt import STOP, Prompt
 from .base import Backend, BackendBusy, BackendError
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class EmbeddedBackend(Backend):
                     max_tokens=int(options["max_tokens"]),
                     temperature=float(options["temperature"]),
                     repeat_penalty=float(options["repeat_penalty"]),
-                    stop=list(options["stop"]),
+                    stop=STOP,
                 )
                 for chunk in chunks:
                     if cancel.is_set():
