@@ -36,10 +36,6 @@ class Prompt:
     topic: frozenset[str] = frozenset()
 
     @property
-    def matched(self) -> bool:
-        return self.covered
-
-    @property
     def passages_text(self) -> str:
         """All the doc text the model was given: what its answer is checked against."""
         return "\n".join(h.passage.title + ": " + h.passage.text for h in self.passages)

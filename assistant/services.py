@@ -115,7 +115,7 @@ def answer_question_stream(
     # Coverage is decided before any model call: the docs' silence is answered at once.
     prompt = _prompt_for(question, path, hints, audience, language)
     if not prompt.covered:
-        return Reply(outcome, _not_covered(outcome, prompt))
+        return Reply(outcome, _docs_fallback(outcome, prompt))  # "not covered", with near matches
 
     flight = singleflight.current(key)
     leader = False
@@ -179,11 +179,6 @@ def _status_of(outcome: Outcome) -> str:
     if not outcome.covered:
         return QueryStatus.NOT_COVERED
     return QueryStatus.FALLBACK if outcome.backend == "docs" else QueryStatus.OK
-
-
-def _not_covered(outcome: Outcome, prompt: Prompt) -> Iterator[Event]:
-    """The honest answer to a question no doc covers, with at most two near matches."""
-    yield from _docs_fallback(outcome, prompt)
 
 
 def _done(outcome: Outcome, status: str) -> dict:
