@@ -48,9 +48,12 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo_docs
 
+# uvicorn, as production serves ASGI (runserver is WSGI: it would buffer the answer streams),
+# reloading on code changes.
 run: migrate
 	@echo "helpdesk on http://$(HOST)/  (answers: $$ASSISTANT_BACKENDS; admin: $(BIN)/python manage.py createsuperuser)"
-	$(BIN)/python manage.py runserver $(HOST)
+	$(BIN)/uvicorn helpdesk.asgi:application --reload --lifespan off \
+		--host $(word 1,$(subst :, ,$(HOST))) --port $(word 2,$(subst :, ,$(HOST)))
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

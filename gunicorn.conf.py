@@ -1,7 +1,9 @@
 """gunicorn for production and the live tests: `gunicorn -c gunicorn.conf.py`.
 
-gthread workers: each stream holds a thread, not a whole worker, so `threads` bounds how many
-answers one worker streams at once while others still get served.
+ASGI: each worker is uvicorn running one event loop, on which an open answer stream is a
+suspended coroutine, not a thread; plain pages go to Django's sync views through a thread
+each. So a thousand slow answers leave the pages served. Size `workers` by cores (one loop
+each); HELP_MAX_STREAMS caps the streams one worker keeps open.
 """
 
 import os
@@ -9,11 +11,10 @@ import shutil
 import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-wsgi_app = "helpdesk.wsgi:application"
+wsgi_app = "helpdesk.asgi:application"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))
-# For gthread this is the worker's heartbeat, not a per-request limit: long streams are fine.
+worker_class = "helpdesk.asgi_worker.Worker"
+# The worker's heartbeat (the event loop must answer it), not a per-request limit.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 5

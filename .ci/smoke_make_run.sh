@@ -59,4 +59,15 @@ assert body["answer"].strip(), body
 assert body["sources"], body
 print(f"smoke: answered by {body['backend']} in {body['latency_ms']} ms: {body['answer'][:80]!r}")
 EOF
-say "ok: make run serves and answers on a fresh clone"
+curl -sS -b "$jar" -o "$work/stream.txt" -N \
+    -H 'Content-Type: application/json' -H "X-CSRFToken: $token" -H "Referer: $base/clients/" \
+    --data '{"question": "How do I export invoices?", "path": "/invoices/"}' \
+    "$base/assistant/api/help/stream/" || fail "POST /assistant/api/help/stream/ failed"
+python3 - "$work/stream.txt" <<'EOF' || fail "the stream is not meta, token…, done"
+import sys
+kinds = [line[7:].strip() for line in open(sys.argv[1]) if line.startswith("event: ")]
+assert kinds[0] == "meta" and kinds[-1] == "done" and "token" in kinds, kinds
+print(f"smoke: stream events {kinds}")
+EOF
+curl -fsS -o /dev/null "$base/static/assistant/widget.js" || fail "the widget's script is not served"
+say "ok: make run serves pages, static files, answers and streams on a fresh clone"

@@ -41,6 +41,10 @@ DEFAULTS: dict[str, Any] = {
     # A comment line goes out this often before the first token.
     "SSE_HEARTBEAT_SECONDS": 10.0,
     "RETRY_BACKOFF_BASE": 0.2,
+    "HELP_OLLAMA_PARALLEL": 4,
+    "HELP_QUEUE_WAIT": 8.0,
+    "HELP_QUEUE_MAX": 64,
+    "HELP_MAX_STREAMS": 1000,
 }
 
 

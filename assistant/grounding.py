@@ -15,10 +15,13 @@ so a link, number or tag split across tokens is always seen whole. Per sentence:
 
 import re
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from django.urls import Resolver404, resolve
 
+from .answering.events import Queued, Token
 from .prompt import DELIMITERS, Prompt
 from .text import terms, topic_terms
 
@@ -187,24 +190,26 @@ class GuardRejected(Exception):
 REJECT_AFTER_DROPPED = 2
 
 
-def guarded(chunks, prompt: Prompt, report: GuardReport):
-    """`chunks` of model text, checked; raises GuardRejected when the answer's first
-    sentences all fail (or none passes), before anything reached the reader."""
+async def guarded(
+    items: AsyncIterator[Token | Queued], prompt: Prompt, report: GuardReport
+) -> AsyncIterator[Token | Queued]:
+    """A backend's events with its Token text checked (other events pass as they are); raises
+    GuardRejected when the answer's first sentences all fail (or none passes), before
+    anything reached the reader."""
     guard = Guard(prompt)
     guard.report = report
-    try:
-        for chunk in chunks:
-            text = guard.feed(chunk)
+    async with aclosing(items):
+        async for item in items:
+            if not isinstance(item, Token):
+                yield item
+                continue
+            text = guard.feed(item.text)
             if text:
-                yield text
+                yield Token(text)
             elif not report.kept_sentences and report.dropped_sentences >= REJECT_AFTER_DROPPED:
                 raise GuardRejected(dict(report.removed))
-        rest = guard.finish()
-        if rest:
-            yield rest
-        if not report.kept_sentences:
-            raise GuardRejected(dict(report.removed))
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+    rest = guard.finish()
+    if rest:
+        yield Token(rest)
+    if not report.kept_sentences:
+        raise GuardRejected(dict(report.removed))

@@ -37,6 +37,19 @@ GUARD_REMOVED = Counter(
     "helpdesk_guard_removed_total", "Spans the grounding guard removed", ["kind"]
 )
 UPSTREAM_ERRORS = Counter("helpdesk_upstream_errors_total", "Failed model calls", ["backend"])
+ADMISSIONS = Counter(
+    "helpdesk_admissions_total",
+    "Model slot requests: at_once, waited, or sent down the chain (queue_full, wait_too_long,"
+    " timed_out)",
+    ["result"],
+)
+UPSTREAM_BUSY = Counter("helpdesk_upstream_busy_total", "Model hosts that said busy", ["backend"])
+OPEN_STREAMS = Gauge(
+    "helpdesk_open_streams", "Answer streams open now", multiprocess_mode="livesum"
+)
+STREAMS_REFUSED = Counter(
+    "helpdesk_streams_refused_total", "Streams refused with 503 busy (the per-worker cap)"
+)
 BREAKER_OPEN = Gauge(
     "helpdesk_breaker_open",
     "1 while a backend's breaker is open",

@@ -1,13 +1,18 @@
-"""Ollama's native API: one pooled requests.Session per process, NDJSON streaming."""
+"""Ollama's native API. Answers stream over an async client (httpx: an open stream holds no
+thread), one pool per event loop; the warm-up and the health probe, which run in Celery and in
+the breaker's sync code, use one pooled requests.Session per process."""
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
+import httpx
 import requests
 from requests.adapters import HTTPAdapter
 
 from . import conf
+from .aio import PerLoop
+from .answering.events import Usage
 from .prompt import STOP
 
 
@@ -17,6 +22,26 @@ class OllamaError(Exception):
     def __init__(self, message: str, retryable: bool = True):
         super().__init__(message)
         self.retryable = retryable
+
+
+class OllamaBusy(OllamaError):
+    """503: the server's queue is full. Busy, not broken: the next host, no breaker failure."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retryable=False)
+
+
+def _new_client() -> httpx.AsyncClient:
+    size = int(conf.get("HELP_HTTP_POOL_SIZE")) * max(1, len(conf.ollama_hosts()))
+    return httpx.AsyncClient(
+        # How many generations run at once is the admission's cap; the pool only keeps
+        # HELP_HTTP_POOL_SIZE idle connections per host for reuse.
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=size),
+        trust_env=False,  # loopback or the configured hosts only, never a proxy
+    )
+
+
+clients: PerLoop[httpx.AsyncClient] = PerLoop(_new_client)
 
 
 _session: requests.Session | None = None
@@ -46,10 +71,16 @@ def reset_session() -> None:
         if _session is not None:
             _session.close()
         _session = None
+    clients.reset()
 
 
 def _timeouts() -> tuple[float, float]:
     return float(conf.get("OLLAMA_CONNECT_TIMEOUT")), float(conf.get("HELP_TIMEOUT"))
+
+
+def _async_timeout() -> httpx.Timeout:
+    connect, read = _timeouts()
+    return httpx.Timeout(read, connect=connect)
 
 
 def keep_alive() -> str | int:
@@ -70,66 +101,60 @@ def chat_body(messages: list[dict], stream: bool = True) -> dict:
     }
 
 
-def _error_of(resp: requests.Response) -> OllamaError:
+def _error_of(status: int, body: bytes) -> OllamaError:
     try:
-        message = resp.json().get("error", "")
-    except ValueError:
-        message = resp.text[:200]
+        message = json.loads(body).get("error", "")
+    except (ValueError, AttributeError):
+        message = body[:200].decode(errors="replace")
+    if status == 503:
+        return OllamaBusy(f"HTTP 503: {message}")
     # 400/404: bad request or missing model, a retry gives the same answer.
-    return OllamaError(f"HTTP {resp.status_code}: {message}", retryable=resp.status_code >= 500)
+    return OllamaError(f"HTTP {status}: {message}", retryable=status >= 500)
 
 
-def chat_stream(
-    host: str, messages: list[dict], usage: dict, cancel: threading.Event | None = None
-) -> Iterator[str]:
+def _line_of(line: str) -> dict:
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise OllamaError(f"not JSON: {line[:80]!r}") from exc
+    if not isinstance(data, dict):
+        raise OllamaError(f"not an object: {line[:80]!r}")
+    if "error" in data:
+        raise OllamaError(f"mid-stream error: {data['error']}")
+    return data
+
+
+async def chat_stream(host: str, messages: list[dict], usage: Usage) -> AsyncIterator[str]:
     """Yield the answer's text chunks from `host`; fill `usage` from the final line.
 
-    A mid-stream `{"error": …}` line or a line that is not JSON fails the call.
-    Closing the generator closes the connection, which cancels the generation upstream.
+    A mid-stream `{"error": …}` line or a line that is not JSON fails the call. Closing the
+    generator (or cancelling its task) closes the connection, which stops the generation
+    upstream.
     """
     try:
-        resp = session().post(
-            f"{host}/api/chat", json=chat_body(messages), stream=True, timeout=_timeouts()
-        )
-    except requests.RequestException as exc:
+        async with clients.get().stream(
+            "POST", f"{host}/api/chat", json=chat_body(messages), timeout=_async_timeout()
+        ) as resp:
+            if resp.status_code != 200:
+                raise _error_of(resp.status_code, await resp.aread())
+            done = False
+            # Read to the end of the stream even after the done line: a fully read response
+            # goes back to the pool, a half-read one would cost a new connection next time.
+            async for line in resp.aiter_lines():
+                if done or not line.strip():
+                    continue
+                data = _line_of(line)
+                text = (data.get("message") or {}).get("content") or ""
+                if text:
+                    yield text
+                if data.get("done"):
+                    done = True
+                    usage.tokens_in = data.get("prompt_eval_count")
+                    usage.tokens_out = data.get("eval_count")
+            if not done:
+                raise OllamaError("stream ended without a done line")
+    except httpx.HTTPError as exc:
         raise OllamaError(f"{type(exc).__name__}: {exc}") from exc
-    try:
-        if resp.status_code != 200:
-            raise _error_of(resp)
-        done = False
-        # Read to the end of the stream even after the done line: a fully read response
-        # goes back to the pool, a half-read one would cost a new connection next time.
-        for line in resp.iter_lines(chunk_size=1024):
-            if cancel is not None and cancel.is_set():
-                return
-            if done or not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except ValueError as exc:
-                raise OllamaError(f"not JSON: {line[:80]!r}") from exc
-            if not isinstance(data, dict):
-                raise OllamaError(f"not an object: {line[:80]!r}")
-            if "error" in data:
-                raise OllamaError(f"mid-stream error: {data['error']}")
-            text = (data.get("message") or {}).get("content") or ""
-            if text:
-                yield text
-            if data.get("done"):
-                done = True
-                usage.update(
-                    tokens_in=data.get("prompt_eval_count"),
-                    tokens_out=data.get("eval_count"),
-                    total_ns=data.get("total_duration"),
-                    load_ns=data.get("load_duration"),
-                    done_reason=data.get("done_reason"),
-                )
-        if not done:
-            raise OllamaError("stream ended without a done line")
-    except requests.RequestException as exc:
-        raise OllamaError(f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        resp.close()
 
 
 def warm_up(host: str) -> dict:
@@ -140,7 +165,7 @@ def warm_up(host: str) -> dict:
         raise OllamaError(f"{type(exc).__name__}: {exc}") from exc
     with resp:
         if resp.status_code != 200:
-            raise _error_of(resp)
+            raise _error_of(resp.status_code, resp.content)
         try:
             return resp.json()
         except ValueError as exc:

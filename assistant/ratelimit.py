@@ -6,11 +6,17 @@ import time
 from django.core.cache import cache
 
 from . import conf
+from .errors import ApiError
 
 
-class RateLimited(Exception):
+class RateLimited(ApiError):
     def __init__(self, retry_after: int):
-        super().__init__(f"retry after {retry_after}s")
+        super().__init__(
+            429,
+            "rate_limited",
+            f"Too many questions; try again in {retry_after} s.",
+            {"Retry-After": str(retry_after)},
+        )
         self.retry_after = retry_after
 
 

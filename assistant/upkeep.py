@@ -3,14 +3,15 @@
 import logging
 from datetime import timedelta
 
+from asgiref.sync import async_to_sync
 from django.utils import timezone
 
 from . import answer_cache, breaker, conf, ollama_client
+from .answering.service import AnswerFailed, Question, answer_now
 from .backends import REGISTRY, BackendError
 from .backends.embedded import get_model
 from .backends.ollama import host_allowed, host_breaker_name
 from .models import Audience, QueryLog
-from .services import answer_question
 from .stats import top_questions_by_section
 
 log = logging.getLogger(__name__)
@@ -54,18 +55,22 @@ def prefetch_common_questions(*, limit: int = 20, hours: int = 24) -> dict:
         if answer_cache.get(key):
             skipped += 1
             continue
-        _, body, error = answer_question(
-            question=question,
-            path=path,
-            hints="",
-            user=None,
-            visitor="prefetch",
-            rate_limit=False,
-        )
-        if error:
-            failed += 1
-        else:
+        try:
+            async_to_sync(answer_now)(
+                Question(
+                    question=question,
+                    path=path,
+                    hints="",
+                    user=None,
+                    visitor="prefetch",
+                    endpoint="prefetch",
+                    rate_limited=False,
+                    logged=False,
+                )
+            )
             done += 1
+        except AnswerFailed:
+            failed += 1
     return {"answered": done, "skipped": skipped, "failed": failed}
 
 

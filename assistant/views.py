@@ -1,92 +1,69 @@
-"""Thin HTTP views: parse, call one service, serialize."""
+"""Thin HTTP views: parse, call one service, serialize. The help endpoints are async: an
+open stream waits on its answer without holding a thread. Errors travel as ApiError, turned
+into JSON by ApiErrorMiddleware."""
 
 import hmac
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import conf, health, metrics, sse
+from . import conf, health, metrics, sse, streams
+from .answering.service import Answer, Question, ask
 from .errors import ApiError, error_response
 from .markdown import render_markdown
 from .models import HelpDoc
-from .ratelimit import RateLimited
+from .querylog import feedback_record, record_widget_hits
 from .selectors import audience_for, visible_audiences
-from .services import (
-    Reply,
-    answer_question,
-    answer_question_stream,
-    client_ip,
-    feedback_record,
-    record_outcome,
-    record_widget_hits,
-    visitor_of,
-)
 from .validation import feedback_input, help_input, widget_hits_input
+from .visitors import client_ip, visitor_of
 
 
 def _visitor(request: HttpRequest) -> str:
     return visitor_of(request.user, client_ip(request.META))
 
 
-def _rate_limited(exc: RateLimited, endpoint: str) -> HttpResponse:
-    outcome = getattr(exc, "outcome", None)
-    if outcome is not None:
-        record_outcome(outcome, endpoint)
-    return error_response(
-        429,
-        "rate_limited",
-        f"Too many questions; try again in {exc.retry_after} s.",
-        {"Retry-After": str(exc.retry_after)},
+async def _question(request: HttpRequest, endpoint: str) -> Question:
+    data = help_input(request)
+    user = await request.auser()
+    return Question(
+        question=data.question,
+        path=data.path,
+        hints=data.hints,
+        language=data.language,
+        user=user,
+        visitor=visitor_of(user, client_ip(request.META)),
+        endpoint=endpoint,
     )
 
 
-def _question(request: HttpRequest) -> dict:
-    data = help_input(request)
-    return {
-        "question": data.question,
-        "path": data.path,
-        "hints": data.hints,
-        "language": data.language,
-        "user": request.user,
-        "visitor": _visitor(request),
-    }
-
-
 @require_POST
-def help_view(request: HttpRequest) -> HttpResponse:
-    question = _question(request)
-    try:
-        outcome, body, error = answer_question(**question)
-    except RateLimited as exc:
-        return _rate_limited(exc, "help")
-    record_outcome(outcome, "help")  # queued for the log writer: costs the request ~nothing
-    if error is not None:
-        status = 503 if error["code"] == "unavailable" else 502
-        return error_response(status, error["code"], error["message"])
-    return JsonResponse(body)
+async def help_view(request: HttpRequest) -> HttpResponse:
+    answer = await ask(await _question(request, "help"))
+    return JsonResponse(await answer.collect())
 
 
-def _event_stream(reply: Reply):
-    try:
+async def _event_stream(answer: Answer) -> AsyncIterator[bytes]:
+    async with streams.counted():
         yield sse.comment("answer on its way")
-        for kind, data in reply.events:
-            yield sse.comment("waiting for the model") if kind == "ping" else sse.event(kind, data)
-    finally:
-        # Runs when the client goes away too: leaving the flight stops the model.
-        reply.events.close()
-        record_outcome(reply.outcome, "stream")
+        # Closed when the client goes away too: leaving the flight stops the model.
+        async with aclosing(answer.stream()) as events:
+            async for event in events:
+                if event is None:
+                    yield sse.comment("waiting for the model")
+                else:
+                    yield sse.event(event.kind, answer.outcome.wire(event))
 
 
 @require_POST
-def help_stream_view(request: HttpRequest) -> HttpResponse:
-    question = _question(request)
-    try:
-        reply = answer_question_stream(**question)
-    except RateLimited as exc:
-        return _rate_limited(exc, "stream")
-    response = StreamingHttpResponse(_event_stream(reply), content_type="text/event-stream")
+async def help_stream_view(request: HttpRequest) -> HttpResponse:
+    question = await _question(request, "stream")
+    streams.check()
+    answer = await ask(question)
+    response = StreamingHttpResponse(_event_stream(answer), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache, no-transform"
     response["X-Accel-Buffering"] = "no"
     return response

@@ -45,7 +45,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, runnable on the event loop under ASGI (static paths only go to a thread).
+    "assistant.middleware.StaticFilesMiddleware",
     # Django's GZip, except for event streams (it would hold tokens back).
     "assistant.middleware.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,6 +60,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "helpdesk.urls"
 WSGI_APPLICATION = "helpdesk.wsgi.application"
+ASGI_APPLICATION = "helpdesk.asgi.application"
 CSRF_FAILURE_VIEW = "assistant.errors.csrf_failure"
 
 TEMPLATES = [
@@ -77,15 +79,16 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------
+# No persistent connections: under ASGI each request's sync work runs in a thread of its
+# own, and a connection kept per thread would leak with it (Django's advice for ASGI).
 DATABASES = {
     "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
+        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so a live gunicorn started by the tests sees the test data.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".pytest-db.sqlite3")}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------
@@ -136,6 +139,12 @@ HELP_LOG_RETENTION_DAYS = int(env("HELP_LOG_RETENTION_DAYS", "90"))
 HELP_TRUSTED_PROXY_HOPS = int(env("HELP_TRUSTED_PROXY_HOPS", "0"))
 # Query log rows are written in batches this often (0: inline, with each request).
 HELP_LOG_BATCH_SECONDS = float(env("HELP_LOG_BATCH_SECONDS", "0.2"))
+# Capacity: generations per model host at once (all workers), the queue in front of them,
+# and the answer streams one worker keeps open.
+HELP_OLLAMA_PARALLEL = int(env("HELP_OLLAMA_PARALLEL", "4"))
+HELP_QUEUE_WAIT = float(env("HELP_QUEUE_WAIT", "8"))
+HELP_QUEUE_MAX = int(env("HELP_QUEUE_MAX", "64"))
+HELP_MAX_STREAMS = int(env("HELP_MAX_STREAMS", "1000"))
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -199,5 +208,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # httpx logs every request at INFO: one line per answer is noise.
+    "loggers": {"django.request": {"level": "ERROR"}, "httpx": {"level": "WARNING"}},
 }

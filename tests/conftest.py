@@ -1,13 +1,17 @@
 import json
 import os
 import socket
+import time
 from urllib.parse import urlparse
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.cache import cache
 from django.core.management import call_command
+from django.test import AsyncClient
 
-from assistant import ollama_client, selectors, singleflight
+from assistant import ollama_client, redis_async, selectors
+from assistant.answering import admission, flight
 from tests.live_server import LiveGunicorn, db_url
 from tests.ollama_standin import OllamaStandIn
 
@@ -29,7 +33,9 @@ def _isolated(settings):
     cache.clear()
     selectors.docs_version_reset()
     selectors._indexes.clear()
-    singleflight._local.clear()
+    flight.reset()
+    redis_async.reset()
+    admission.reset()
     ollama_client.reset_session()
     settings.ASSISTANT_BACKENDS = ["docs"]
     settings.HELP_RATE_LIMIT = "1000/60"
@@ -74,17 +80,58 @@ def grounded_prompt(demo_docs):
     return build_prompt(question=question, path="/clients/", hints="", retrieval=found)
 
 
+class _AsyncClientFrom(AsyncClient):
+    """Django's AsyncClient, from a given client address."""
+
+    def __init__(self, address: str, **kwargs):
+        super().__init__(**kwargs)
+        self.address = address
+
+    def _base_scope(self, **request):
+        return {**super()._base_scope(**request), "client": [self.address, 0]}
+
+
 @pytest.fixture
 def ask(client):
-    """POST a JSON body to an assistant endpoint with the Django test client."""
+    """POST a JSON body to an assistant endpoint through Django's ASGI handler (the help views
+    are async), with the cookies of the `client` fixture (a login carries over).
+
+    `extra`: HTTP_* headers and REMOTE_ADDR, as with the WSGI test client. A stream is read
+    to its end: `r.streamed` holds its bytes, `r.chunks` each chunk with its arrival time.
+    """
 
     def _ask(body, endpoint="help", **extra):
         data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-        return client.post(
-            f"/assistant/api/{endpoint}/", data=data, content_type="application/json", **extra
-        )
+        headers = {k[5:].replace("_", "-"): v for k, v in extra.items() if k.startswith("HTTP_")}
+
+        async def go():
+            async_client = _AsyncClientFrom(extra.get("REMOTE_ADDR", "127.0.0.1"))
+            async_client.cookies = client.cookies
+            r = await async_client.post(
+                f"/assistant/api/{endpoint}/",
+                data,
+                content_type="application/json",
+                headers=headers,
+            )
+            if r.streaming:
+                r.chunks = []
+                async for chunk in r.streaming_content:
+                    r.chunks.append((chunk, time.perf_counter()))
+                r.streamed = b"".join(chunk for chunk, _ in r.chunks)
+            return r
+
+        return async_to_sync(go)()
 
     return _ask
+
+
+def collect(events) -> list:
+    """Every item of an async iterator (a backend chain, a flight), from sync test code."""
+
+    async def go():
+        return [item async for item in events]
+
+    return async_to_sync(go)()
 
 
 def sse_events(raw: bytes) -> list[tuple[str, dict | str]]:

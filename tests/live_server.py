@@ -34,7 +34,7 @@ def db_url(db_settings: dict) -> str:
 
 
 class LiveGunicorn:
-    """The app under gunicorn (gthread workers, as in production) on a free loopback port."""
+    """The app under gunicorn (uvicorn workers, as in production) on a free loopback port."""
 
     def __init__(self, env: dict, workers: int = 2):
         with socket.socket() as s:

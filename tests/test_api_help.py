@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from assistant import backends, breaker
+from assistant.answering.events import Token
 from assistant.backends.base import Backend, BackendError
 from assistant.models import HelpDoc
 
@@ -24,12 +25,12 @@ class Recording(Backend):
         self.prompts = []
         self.fail = fail
 
-    def stream(self, prompt, usage, cancel):
+    async def stream(self, prompt, usage):
         self.prompts.append(prompt)
         if self.fail:
             raise BackendError("down")
-        yield "From the docs: "
-        yield "click New client."
+        yield Token("From the docs: ")
+        yield Token("click New client.")
 
 
 @pytest.fixture
@@ -222,15 +223,16 @@ def test_disallowed_host_under_the_api_is_json(client, settings):
 def test_a_crash_under_the_api_is_a_json_500_without_a_trace(ask, monkeypatch):
     from assistant import views
 
-    def boom(**kwargs):
+    async def boom(question):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(views, "answer_question", boom)
-    r = ask({"question": "hello"})
-    assert r.status_code == 500
-    assert r.json() == {
-        "error": {"code": "internal", "message": "Something went wrong on our side."}
-    }
+    monkeypatch.setattr(views, "ask", boom)
+    for endpoint in ("help", "help/stream"):
+        r = ask({"question": "hello"}, endpoint=endpoint)
+        assert r.status_code == 500
+        assert r.json() == {
+            "error": {"code": "internal", "message": "Something went wrong on our side."}
+        }
 
 
 def test_doc_page_escapes_html_and_drops_unsafe_links(client, db):

@@ -1,12 +1,12 @@
 """Circuit breakers: an open host is skipped without a connection; a probe lets it back."""
 
-import threading
-
 import pytest
 
 from assistant import breaker
+from assistant.answering.events import Meta, Token
 from assistant.backends import generate
 from assistant.prompt import Prompt
+from tests.conftest import collect
 
 PROMPT = Prompt(system="s", user="u")
 
@@ -27,7 +27,7 @@ def clock(monkeypatch):
 
 
 def _backend_of(events) -> str:
-    return next(d["backend"] for k, d in list(events) if k == "start")
+    return next(e.backend for e in collect(events) if isinstance(e, Meta))
 
 
 def test_cooldown_doubles_from_30s_up_to_300s(clock):
@@ -43,18 +43,18 @@ def test_cooldown_doubles_from_30s_up_to_300s(clock):
 def test_open_host_is_not_touched_then_probe_lets_it_back(grounded_prompt, ollama, settings, clock):
     settings.RETRY_BACKOFF_BASE = 0.001
     ollama.reset(mode="error500")
-    assert _backend_of(generate(grounded_prompt, threading.Event())) == "docs"
+    assert _backend_of(generate(grounded_prompt)) == "docs"
     assert ollama.chat_calls == 2 and ollama.connections >= 1
 
     # Open: the next question goes straight to the docs, no request, no connection.
     before = (dict(ollama.requests), ollama.connections)
-    assert _backend_of(generate(grounded_prompt, threading.Event())) == "docs"
+    assert _backend_of(generate(grounded_prompt)) == "docs"
     assert (ollama.requests, ollama.connections) == before
 
     # Cooldown over and Ollama back: one cheap probe (GET /), then the real call.
     ollama.reset()
     clock.now += 31
-    assert _backend_of(generate(grounded_prompt, threading.Event())) == "ollama"
+    assert _backend_of(generate(grounded_prompt)) == "ollama"
     assert ollama.requests == {"GET /": 1, "POST /api/chat": 1}
     assert breaker.state(f"ollama:{ollama.url}")["state"] == "closed"
 
@@ -62,10 +62,10 @@ def test_open_host_is_not_touched_then_probe_lets_it_back(grounded_prompt, ollam
 def test_failed_probe_reopens_for_longer(grounded_prompt, ollama, settings, clock):
     settings.RETRY_BACKOFF_BASE = 0.001
     ollama.reset(mode="error500")
-    list(generate(grounded_prompt, threading.Event()))
+    collect(generate(grounded_prompt))
     ollama.reset(mode="down_probe")
     clock.now += 31
-    assert _backend_of(generate(grounded_prompt, threading.Event())) == "docs"
+    assert _backend_of(generate(grounded_prompt)) == "docs"
     assert ollama.requests == {"GET /": 1}  # the probe only
     state = breaker.state(f"ollama:{ollama.url}")
     assert state["state"] == "open" and state["failures"] == 2 and state["retry_in"] == 60
@@ -87,15 +87,15 @@ def test_open_breaker_skips_a_guarded_backend(settings, clock, monkeypatch):
     class Model(Backend):
         name = "m"
 
-        def stream(self, prompt, usage, cancel):
+        async def stream(self, prompt, usage):
             calls.append(1)
-            yield "hi"
+            yield Token("hi")
 
     monkeypatch.setitem(backends.REGISTRY, "m", Model())
     settings.ASSISTANT_BACKENDS = ["m", "docs"]
     breaker.failure("m")
-    assert _backend_of(generate(PROMPT, threading.Event())) == "docs"
+    assert _backend_of(generate(PROMPT)) == "docs"
     assert calls == []
     clock.now += 31
-    assert _backend_of(generate(PROMPT, threading.Event())) == "m"
+    assert _backend_of(generate(PROMPT)) == "m"
     assert breaker.state("m")["state"] == "closed"

@@ -35,7 +35,7 @@ def test_the_embedded_model_streams_tokens(ask, demo_docs, embedded_chain):
     from tests.conftest import sse_events
 
     r = ask({"question": "How do I export invoices?", "path": "/invoices/"}, endpoint="help/stream")
-    events = sse_events(b"".join(r.streaming_content))
+    events = sse_events(r.streamed)
     kinds = [k for k, _ in events if k != "comment"]
     assert kinds[0] == "meta" and kinds[-1] == "done"
     assert kinds.count("token") >= 1

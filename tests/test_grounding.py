@@ -2,8 +2,9 @@
 
 import pytest
 
+from assistant.answering.events import Token
 from assistant.grounding import Guard, GuardRejected, GuardReport, guarded
-from tests.conftest import sse_events
+from tests.conftest import collect, sse_events
 
 pytestmark = pytest.mark.django_db
 
@@ -91,9 +92,13 @@ def test_an_answer_whose_first_sentences_all_fail_is_rejected_early(grounded_pro
             consumed.append(chunk)
             yield chunk
 
+    async def tokens():
+        for chunk in model():
+            yield Token(chunk)
+
     report = GuardReport()
     with pytest.raises(GuardRejected):
-        list(guarded(model(), grounded_prompt, report))
+        collect(guarded(tokens(), grounded_prompt, report))
     assert len(consumed) == 2  # the model was stopped, not read to the end
     assert report.removed["phone"] == 1 and report.removed["link"] == 1
 
@@ -113,7 +118,7 @@ def test_stream_endpoint_lets_the_correct_step_out_and_nothing_invented(ask, oll
     r = ask(
         {"question": "How do I add a new customer?", "path": "/clients/"}, endpoint="help/stream"
     )
-    events = sse_events(b"".join(r.streaming_content))
+    events = sse_events(r.streamed)
     text = "".join(d["text"] for k, d in events if k == "token")
     assert "To create a client, open **Clients** and click **New client**." in text
     invented = ("555", "7788", "http", "support.com", "@", "ledgerly.io", "script", "alert")
@@ -152,7 +157,7 @@ def test_an_off_topic_question_makes_no_upstream_call(ask, ollama):
         if endpoint == "help":
             body = r.json()
         else:
-            events = sse_events(b"".join(r.streaming_content))
+            events = sse_events(r.streamed)
             body = next(d for k, d in events if k == "meta")
             body["answer"] = "".join(d["text"] for k, d in events if k == "token")
         assert body["covered"] is False and body["backend"] == "docs"

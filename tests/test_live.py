@@ -1,4 +1,4 @@
-"""Against the app under gunicorn (2 gthread workers, Redis, the stand-in as Ollama)."""
+"""Against the app under gunicorn with uvicorn workers (2, Redis, the stand-in as Ollama)."""
 
 import threading
 import time
@@ -152,18 +152,21 @@ def test_a_waiter_on_the_stream_receives_the_tokens_live(live_app, standin):
         live_app.url + "/assistant/api/help/stream/", json=body, stream=True, timeout=10
     )
     raw = b""
-    for chunk in leader.raw.stream(64, decode_content=False):
-        raw += chunk
-        if b"event: token" in raw:
-            break
+    # One iterator kept open: leaving a urllib3 stream early closes its connection, and a
+    # leader who hangs up is rightly no longer listened to.
+    chunks = leader.raw.stream(64, decode_content=False)
+    while b"event: token" not in raw:
+        raw += next(chunks)
     # The leader is streaming; a second identical question joins its flight.
     waiter = live_app.session().post(
         live_app.url + "/assistant/api/help/stream/", json=body, stream=True, timeout=10
     )
     raw_w, first_at = _read(waiter)
+    raw += b"".join(chunks)
     leader.close()
     waiter.close()
     assert standin.chat_calls == 1
     assert first_at < standin.sent_log[-2][0]
-    tokens = [d["text"] for k, d in sse_events(raw_w) if k == "token"]
-    assert "".join(tokens) == "".join(standin.tokens)
+    for stream in (raw, raw_w):
+        tokens = [d["text"] for k, d in sse_events(stream) if k == "token"]
+        assert "".join(tokens) == "".join(standin.tokens)

@@ -1,17 +1,22 @@
-"""The Ollama client and backend: unit tests with `responses`, then over real sockets."""
+"""The Ollama client and backend: unit tests with `respx` (the answers, over httpx) and
+`responses` (warm-up, over requests), then over real sockets against the stand-in."""
 
 import json
-import threading
 import time
 
+import httpx
 import pytest
 import responses
+import respx
+from asgiref.sync import async_to_sync
 
 from assistant import breaker, conf, ollama_client
+from assistant.answering.events import Done, Meta, Token, Usage
 from assistant.backends import generate
-from assistant.backends.base import BackendError
+from assistant.backends.base import BackendBusy, BackendError
 from assistant.backends.ollama import OllamaBackend
 from assistant.prompt import STOP, Prompt
+from tests.conftest import collect
 from tests.ollama_standin import GROUNDED_TOKENS
 
 HOST = "http://ollama.test:11434"
@@ -33,10 +38,26 @@ def _line(content="", done=False, **extra) -> str:
     )
 
 
+def _texts(usage: Usage, into: list | None = None) -> list[str]:
+    """The backend's text chunks; `into` receives them as they come (kept on a failure)."""
+    out = into if into is not None else []
+
+    async def go():
+        async for event in OllamaBackend().stream(PROMPT, usage):
+            out.append(event.text)
+
+    async_to_sync(go)()
+    return out
+
+
 def _run(settings, hosts=HOST):
     settings.OLLAMA_URL = hosts
-    usage: dict = {}
-    return list(OllamaBackend().stream(PROMPT, usage, threading.Event())), usage
+    usage = Usage()
+    return _texts(usage), usage
+
+
+def _chat(host=HOST, **response) -> respx.Route:
+    return respx.post(f"{host}/api/chat").mock(return_value=httpx.Response(**response))
 
 
 @pytest.fixture
@@ -45,17 +66,18 @@ def fast(settings):
     settings.HELP_OLLAMA_RETRIES = 2
 
 
-@responses.activate
+@respx.mock
 def test_body_has_model_options_keep_alive_and_messages(settings, fast):
     settings.OLLAMA_MODEL = "qwen2.5:1.5b-instruct"
     settings.OLLAMA_KEEP_ALIVE = "7m"
-    responses.post(
-        f"{HOST}/api/chat", body=_line("Hi") + _line(done=True, eval_count=1, prompt_eval_count=9)
+    route = _chat(
+        status_code=200,
+        text=_line("Hi") + _line(done=True, eval_count=1, prompt_eval_count=9),
     )
     chunks, usage = _run(settings)
     assert chunks == ["Hi"]
-    assert usage["tokens_in"] == 9 and usage["tokens_out"] == 1
-    sent = json.loads(responses.calls[0].request.body)
+    assert usage.tokens_in == 9 and usage.tokens_out == 1
+    sent = json.loads(route.calls[0].request.content)
     assert sent["model"] == "qwen2.5:1.5b-instruct"
     assert sent["keep_alive"] == "7m"
     assert sent["stream"] is True
@@ -64,50 +86,60 @@ def test_body_has_model_options_keep_alive_and_messages(settings, fast):
     assert sent["messages"] == PROMPT.messages
 
 
-@responses.activate
-@pytest.mark.parametrize("status,calls", [(500, 2), (503, 2), (404, 1), (400, 1)])
+@respx.mock
+@pytest.mark.parametrize("status,calls", [(500, 2), (404, 1), (400, 1)])
 def test_error_statuses_retry_only_when_a_retry_can_help(settings, fast, status, calls):
-    responses.post(f"{HOST}/api/chat", json={"error": "x"}, status=status)
+    route = _chat(status_code=status, json={"error": "x"})
     with pytest.raises(BackendError, match=f"HTTP {status}"):
         _run(settings)
-    assert len(responses.calls) == calls
+    assert route.call_count == calls
+    assert breaker.state(f"ollama:{HOST}")["state"] == "open"
 
 
-@responses.activate
+@respx.mock
+def test_503_is_busy_no_retry_no_breaker_failure(settings, fast):
+    route = _chat(status_code=503, json={"error": "server busy, please try again."})
+    with pytest.raises(BackendBusy, match="HTTP 503"):
+        _run(settings)
+    assert route.call_count == 1
+    assert breaker.state(f"ollama:{HOST}")["state"] == "closed"
+
+
+@respx.mock
 def test_mid_stream_error_line_fails_the_call_after_its_tokens(settings, fast):
     settings.OLLAMA_URL = HOST
-    responses.post(f"{HOST}/api/chat", body=_line("A") + json.dumps({"error": "boom"}) + "\n")
-    got = []
+    route = _chat(status_code=200, text=_line("A") + json.dumps({"error": "boom"}) + "\n")
+    got: list[str] = []
     with pytest.raises(BackendError, match="mid-stream error: boom"):
-        for chunk in OllamaBackend().stream(PROMPT, {}, threading.Event()):
-            got.append(chunk)
+        _texts(Usage(), into=got)
     assert got == ["A"]
-    assert len(responses.calls) == 1  # text reached the user: no retry
+    assert route.call_count == 1  # text reached the user: no retry
 
 
-@responses.activate
+@respx.mock
 def test_garbage_line_is_a_failure_not_text(settings, fast):
-    responses.post(f"{HOST}/api/chat", body="<html>oops</html>\n")
+    route = _chat(status_code=200, text="<html>oops</html>\n")
     with pytest.raises(BackendError, match="not JSON"):
         _run(settings)
-    assert len(responses.calls) == 2  # nothing was sent yet: retried
+    assert route.call_count == 2  # nothing was sent yet: retried
 
 
-@responses.activate
+@respx.mock
 def test_stream_without_done_line_is_a_failure(settings, fast):
-    responses.post(f"{HOST}/api/chat", body=_line("A"))
+    _chat(status_code=200, text=_line("A"))
     with pytest.raises(BackendError, match="without a done line"):
         _run(settings)
 
 
-@responses.activate
-def test_next_host_is_tried_when_one_fails(settings, fast):
+@respx.mock
+@pytest.mark.parametrize("status", [500, 503])
+def test_next_host_is_tried_when_one_fails_or_is_busy(settings, fast, status):
     other = "http://second.test:11434"
-    responses.post(f"{HOST}/api/chat", status=500, json={"error": "x"})
-    responses.post(f"{other}/api/chat", body=_line("ok") + _line(done=True))
+    _chat(status_code=status, json={"error": "x"})
+    _chat(other, status_code=200, text=_line("ok") + _line(done=True))
     chunks, _ = _run(settings, hosts=f"{HOST}, {other}")
     assert chunks == ["ok"]
-    assert breaker.state(f"ollama:{HOST}")["state"] == "open"
+    assert breaker.state(f"ollama:{HOST}")["state"] == ("open" if status == 500 else "closed")
     assert breaker.state(f"ollama:{other}")["state"] == "closed"
 
 
@@ -132,14 +164,23 @@ def test_warm_up_sends_empty_messages_and_reads_one_object(settings):
 
 
 def _ask_backend():
-    usage: dict = {}
-    return "".join(OllamaBackend().stream(PROMPT, usage, threading.Event())), usage
+    usage = Usage()
+    return "".join(_texts(usage)), usage
 
 
-def test_sequential_calls_reuse_one_tcp_connection(ollama):
-    for _ in range(5):
-        text, _ = _ask_backend()
-        assert text == "".join(GROUNDED_TOKENS)
+def test_the_stand_in_answer_arrives_whole_with_its_usage(ollama):
+    text, usage = _ask_backend()
+    assert text == "".join(GROUNDED_TOKENS)
+    assert usage.tokens_out == len(GROUNDED_TOKENS) and usage.tokens_in == 11
+
+
+def test_sequential_calls_in_one_event_loop_reuse_one_tcp_connection(ollama):
+    async def five():
+        for _ in range(5):
+            async for _event in OllamaBackend().stream(PROMPT, Usage()):
+                pass
+
+    async_to_sync(five)()
     assert ollama.chat_calls == 5
     assert ollama.connections == 1
 
@@ -160,27 +201,28 @@ def test_hanging_model_moves_to_next_backend_within_timeout_times_attempts(
     settings.HELP_OLLAMA_RETRIES = 2
     settings.RETRY_BACKOFF_BASE = 0.01
     started = time.monotonic()
-    events = list(generate(grounded_prompt, threading.Event()))
+    events = collect(generate(grounded_prompt))
     elapsed = time.monotonic() - started
-    assert ("start", {"backend": "docs", "model": "docs"}) in events
+    assert [e.backend for e in events if isinstance(e, Meta)] == ["docs"]
     assert ollama.chat_calls == 2
     assert elapsed < 0.5 * 2 + 0.01 + 1.0
 
 
 @pytest.mark.parametrize(
-    "mode,calls", [("error500", 2), ("busy503", 2), ("missing404", 1), ("garbage", 1)]
+    "mode,calls", [("error500", 2), ("busy503", 1), ("missing404", 1), ("garbage", 1)]
 )
 def test_failures_of_the_standin_fall_through_to_docs(
     grounded_prompt, ollama, settings, mode, calls
 ):
     ollama.reset(mode=mode)
     settings.RETRY_BACKOFF_BASE = 0.01
-    events = list(generate(grounded_prompt, threading.Event()))
-    kinds = [k for k, _ in events if k not in ("trying",)]
+    events = collect(generate(grounded_prompt))
     # (garbage: one token came before it, but no checked sentence reached the reader)
-    assert kinds[:2] == ["start", "token"] and kinds[-1] == "end"
-    assert [d for k, d in events if k == "start"][0]["backend"] == "docs"
+    assert [type(e) for e in events[:2]] == [Meta, Token] and isinstance(events[-1], Done)
+    assert events[0].backend == "docs"
     assert ollama.chat_calls == calls
+    host_state = breaker.state(f"ollama:{ollama.url}")["state"]
+    assert host_state == ("closed" if mode == "busy503" else "open")
 
 
 @pytest.mark.parametrize("value,sent", [("5m", "5m"), ("300", 300), ("-1", -1), ("0", 0)])

@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 
-from assistant import answer_cache, backends, singleflight
+from assistant import answer_cache, backends, redis_async
+from assistant.answering import flight, service
 from assistant.selectors import audience_for
 from tests.conftest import sse_events
 
@@ -21,29 +22,30 @@ def test_waiter_of_a_dead_leader_answers_from_the_docs(ask, demo_docs, ollama, s
     settings.REDIS_URL = redis_url
     settings.HELP_TIMEOUT = 0.3
     settings.HELP_OLLAMA_RETRIES = 2
-    singleflight._client = None
+    settings.HELP_QUEUE_WAIT = 0.2
+    redis_async.reset()
     key = answer_cache.cache_key(
         question=Q["question"], path=Q["path"], audience=audience_for(None), language="en"
     )
     client = redis.Redis.from_url(redis_url)
-    client.set(singleflight._lock_key(key), uuid.uuid4().hex, px=60_000)
+    client.set(flight._lock_key(key), uuid.uuid4().hex, px=60_000)
     try:
         started = time.monotonic()
         r = ask(Q, endpoint="help/stream")
-        events = sse_events(b"".join(r.streaming_content))
+        events = sse_events(r.streamed)
         elapsed = time.monotonic() - started
     finally:
-        client.delete(singleflight._lock_key(key))
-        singleflight._client = None
+        client.delete(flight._lock_key(key))
+        redis_async.reset()
     kinds = [k for k, _ in events if k != "comment"]
     assert kinds[0] == "meta" and kinds[-1] == "done"
     assert events[[k for k, _ in events].index("meta")][1]["backend"] == "docs"
     assert ollama.chat_calls == 0
-    assert elapsed < 0.3 * 2 + 1 + 1.5
+    assert elapsed < 0.3 * 2 + 0.2 + 1 + 1.5
 
 
 def test_a_crashing_producer_still_gets_the_user_a_docs_answer(ask, demo_docs, monkeypatch):
-    def crash(prompt, cancel):
+    async def crash(prompt):
         raise RuntimeError("bug")
         yield  # pragma: no cover
 
@@ -54,14 +56,12 @@ def test_a_crashing_producer_still_gets_the_user_a_docs_answer(ask, demo_docs, m
 
 
 def test_a_leader_that_fails_before_starting_releases_the_flight(ask, demo_docs, monkeypatch):
-    from assistant import services
-
     def broken(*args, **kwargs):
-        raise RuntimeError("database went away")
+        raise RuntimeError("could not start the producer")
 
-    monkeypatch.setattr(services, "_prompt_for", broken)
+    monkeypatch.setattr(service, "_start_producer", broken)
     assert ask(Q).status_code == 500  # JSON, from the API error handler
     monkeypatch.undo()
     r = ask(Q)  # the next identical question is not stuck behind a dead flight
     assert r.status_code == 200 and r.json()["backend"] == "docs"
-    assert singleflight._local == {}
+    assert flight._local == {}

@@ -110,7 +110,7 @@ def test_stats_page_for_staff_only(client, hundred, demo_docs):
 
 def test_each_question_writes_one_log_row(ask, ollama, demo_docs):
     r = ask({"question": "How do I export invoices?", "path": "/invoices/"}, endpoint="help/stream")
-    events = sse_events(b"".join(r.streaming_content))
+    events = sse_events(r.streamed)
     answer_id = events[1][1]["id"]
     row = QueryLog.objects.get(id=answer_id)
     assert row.status == "ok" and row.backend == "ollama" and row.cache_level == "none"

@@ -1,11 +1,14 @@
-"""The backend chain (ASSISTANT_BACKENDS): tried in order, each streaming text chunks."""
+"""The backend chain (ASSISTANT_BACKENDS): tried in order, each streaming the answer's text."""
 
 import logging
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from asgiref.sync import sync_to_async
 
 from .. import breaker, conf, metrics
+from ..answering.events import Done, Event, Meta, Queued, Usage, interrupted, unavailable
 from ..grounding import GuardRejected, GuardReport, guarded
 from ..prompt import Prompt
 from .base import Backend, BackendBusy, BackendError
@@ -21,6 +24,10 @@ REGISTRY: dict[str, Backend] = {
 
 __all__ = ["REGISTRY", "Backend", "BackendBusy", "BackendError", "chain", "generate"]
 
+_allow = sync_to_async(breaker.allow, thread_sensitive=False)
+_success = sync_to_async(breaker.success, thread_sensitive=False)
+_failure = sync_to_async(breaker.failure, thread_sensitive=False)
+
 
 def chain() -> list[Backend]:
     """The configured backends that exist and are set up, in order."""
@@ -34,36 +41,48 @@ def chain() -> list[Backend]:
     return out
 
 
-def generate(prompt: Prompt, cancel: threading.Event) -> Iterator[tuple[str, dict]]:
-    """Events from the first backend that answers: ("trying", {backend}) per backend tried,
-    ("start", {backend, model}), ("token", {text})…, then ("end", {usage, guard}) or
-    ("error", …). Model text goes through the grounding guard; an answer it rejects is
-    replaced by the docs answer."""
+def _meta(backend: Backend, prompt: Prompt) -> Meta:
+    return Meta(
+        backend=backend.name,
+        model=backend.model_name(),
+        sources=prompt.sources,
+        doc_ids=prompt.doc_ids,
+        covered=prompt.covered,
+    )
+
+
+async def generate(prompt: Prompt) -> AsyncIterator[Event]:
+    """The answer from the first backend that gives one: Queued… while a model slot is
+    awaited, Meta, Token…, then Done or Error. Model text goes through the grounding guard;
+    an answer it rejects is replaced by the docs answer."""
     report = GuardReport()
     for backend in chain():
-        if backend.guarded and not breaker.allow(backend.name, probe=backend.probe):
+        if backend.guarded and not await _allow(backend.name, probe=backend.probe):
             continue
         if backend.name == "docs":
-            yield from _docs_answer(prompt, cancel, report)
+            async for event in docs_answer(prompt, report):
+                yield event
             return
-        yield "trying", {"backend": backend.name}
-        usage: dict = {}
+        usage = Usage()
         started = time.perf_counter()
         sent = False
         try:
-            for text in guarded(backend.stream(prompt, usage, cancel), prompt, report):
-                if not sent:
-                    yield "start", {"backend": backend.name, "model": backend.model_name()}
-                    sent = True
-                yield "token", {"text": text}
-            if cancel.is_set():
-                yield "error", {"code": "cancelled", "message": "The request was cancelled."}
-                return
+            async with aclosing(guarded(backend.stream(prompt, usage), prompt, report)) as items:
+                async for item in items:
+                    if isinstance(item, Queued):
+                        if not sent:
+                            yield item
+                        continue
+                    if not sent:
+                        yield _meta(backend, prompt)
+                        sent = True
+                    yield item
         except GuardRejected:
             log.info("the guard rejected the answer of %s: %s", backend.name, report.as_dict())
             metrics.GUARD_REJECTED.labels(backend.name).inc()
             if "docs" in conf.backends():
-                yield from _docs_answer(prompt, cancel, report)
+                async for event in docs_answer(prompt, report):
+                    yield event
                 return
             break
         except BackendBusy as exc:
@@ -73,30 +92,32 @@ def generate(prompt: Prompt, cancel: threading.Event) -> Iterator[tuple[str, dic
             log.warning("backend %s failed: %s", backend.name, exc)
             metrics.UPSTREAM_ERRORS.labels(backend.name).inc()
             if backend.guarded:
-                breaker.failure(backend.name)
+                await _failure(backend.name)
             if sent:
-                yield (
-                    "error",
-                    {
-                        "code": "upstream_error",
-                        "message": "The answer was interrupted. Please ask again.",
-                    },
-                )
+                yield interrupted()
                 return
             continue
         if backend.guarded:
-            breaker.success(backend.name)
+            await _success(backend.name)
         metrics.UPSTREAM_LATENCY.labels(backend.name).observe(time.perf_counter() - started)
-        yield "end", {"usage": usage, "guard": report.as_dict()}
+        yield Done(
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+            guard=report.as_dict(),
+            prompt_chars=prompt.chars,
+        )
         return
-    yield "error", {"code": "unavailable", "message": "No answer could be produced right now."}
+    yield unavailable()
 
 
-def _docs_answer(
-    prompt: Prompt, cancel: threading.Event, report: GuardReport
-) -> Iterator[tuple[str, dict]]:
+async def docs_answer(prompt: Prompt, report: GuardReport | None = None) -> AsyncIterator[Event]:
+    """The docs answer as events: what a reader gets when no model can answer (`report`: what
+    the guard removed from a model's answer it replaces)."""
     docs = REGISTRY["docs"]
-    yield "start", {"backend": docs.name, "model": docs.model_name()}
-    for text in docs.stream(prompt, {}, cancel):
-        yield "token", {"text": text}
-    yield "end", {"usage": {}, "guard": report.as_dict()}
+    yield _meta(docs, prompt)
+    async for token in docs.stream(prompt, Usage()):
+        yield token
+    yield Done(
+        guard=report.as_dict() if report else {}, prompt_chars=prompt.chars if report else 0
+    )
+

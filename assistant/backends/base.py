@@ -1,6 +1,6 @@
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
+from ..answering.events import Queued, Token, Usage
 from ..prompt import Prompt
 
 
@@ -26,8 +26,10 @@ class Backend:
     def probe(self) -> bool:
         return True
 
-    def stream(self, prompt: Prompt, usage: dict, cancel: threading.Event) -> Iterator[str]:
-        """Yield text chunks; fill `usage` (tokens_in, tokens_out) when known."""
+    def stream(self, prompt: Prompt, usage: Usage) -> AsyncIterator[Token | Queued]:
+        """Yield the answer's text as Token events (and Queued while waiting for a model
+        slot); fill `usage` when the model reports it. Closing the iterator, or cancelling
+        its task, stops the generation."""
         raise NotImplementedError
 
     def health(self) -> dict:

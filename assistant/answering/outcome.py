@@ -1,0 +1,101 @@
+"""What happened to one question, as its listener saw the events go by; then logged."""
+
+import time
+from dataclasses import dataclass, field
+
+from ..models import CacheLevel, QueryStatus
+from .events import Done, Error, Event, Meta, Queued, Token
+
+
+@dataclass
+class Outcome:
+    id: str
+    question: str
+    path: str
+    audience: str
+    visitor: str
+    cache_level: str = CacheLevel.NONE
+    started: float = field(default_factory=time.perf_counter)
+    backend: str = ""
+    model: str = ""
+    status: str = ""
+    ttft_ms: float | None = None
+    latency_ms: float | None = None
+    queued_ms: float | None = None
+    prompt_chars: int = 0
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    doc_ids: list = field(default_factory=list)
+    doc_matched: bool | None = None
+    covered: bool = True
+    guard_removed: dict = field(default_factory=dict)
+    sources: list = field(default_factory=list)
+    text: list = field(default_factory=list)
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 1)
+
+    def observe(self, event: Event) -> None:
+        """Take in one event the reader is about to receive."""
+        match event:
+            case Queued():
+                if self.queued_ms is None:
+                    self.queued_ms = self.elapsed_ms()
+            case Meta():
+                self.backend, self.model = event.backend, event.model
+                self.cache_level = event.cache_level
+                self.sources, self.doc_ids = event.sources, event.doc_ids
+                self.covered = self.doc_matched = event.covered
+            case Token():
+                if self.ttft_ms is None:
+                    self.ttft_ms = self.elapsed_ms()
+                self.text.append(event.text)
+            case Done():
+                self.tokens_in, self.tokens_out = event.tokens_in, event.tokens_out
+                self.guard_removed = event.guard
+                if self.cache_level == CacheLevel.NONE:  # the model call was this question's
+                    self.prompt_chars = event.prompt_chars
+                self.status = self._answered_status()
+                self.latency_ms = self.elapsed_ms()
+            case Error():
+                self.status = QueryStatus.ERROR
+                self.latency_ms = self.elapsed_ms()
+
+    def _answered_status(self) -> str:
+        if not self.covered:
+            return QueryStatus.NOT_COVERED
+        return QueryStatus.FALLBACK if self.backend == "docs" else QueryStatus.OK
+
+    def wire(self, event: Event) -> dict:
+        """The event's data as the reader receives it (SSE `data:`)."""
+        match event:
+            case Queued():
+                return {"position": event.position, "wait_s": event.wait_s}
+            case Meta():
+                return {
+                    "id": self.id,
+                    "sources": event.sources,
+                    "cached": event.cache_level == CacheLevel.SERVER,
+                    "backend": event.backend,
+                    "model": event.model,
+                    "covered": event.covered,
+                }
+            case Token():
+                return {"text": event.text}
+            case Done():
+                return {"id": self.id, "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms}
+            case Error():
+                return {"code": event.code, "message": event.message}
+
+    def body(self) -> dict:
+        """The JSON endpoint's reply once the answer is done."""
+        return {
+            "id": self.id,
+            "answer": "".join(self.text),
+            "sources": self.sources,
+            "cached": self.cache_level == CacheLevel.SERVER,
+            "backend": self.backend,
+            "model": self.model,
+            "latency_ms": self.latency_ms,
+            "covered": self.covered,
+        }

@@ -1,0 +1,305 @@
+"""Answering one question: the server cache, coverage, the rate limit, single-flight and the
+backend chain, as one stream of typed events. Its listener (Answer) turns the events the
+reader receives into the Outcome, and logs it when the stream ends."""
+
+import asyncio
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from .. import answer_cache, backends, conf, metrics, querylog, ratelimit, redis_async
+from ..errors import ApiError
+from ..models import CacheLevel, QueryStatus
+from ..prompt import Prompt, build_prompt
+from ..selectors import audience_for, guess_language, helpdoc_retrieve
+from ..text import normalise_question
+from . import flight as flights
+from .events import (
+    ERROR_STATUS,
+    Done,
+    Error,
+    Event,
+    Meta,
+    Token,
+    interrupted,
+    unavailable,
+)
+from .outcome import Outcome
+
+log = logging.getLogger(__name__)
+
+# How often a producer checks that someone still listens (a reader in another worker may
+# leave last; leaving in this process stops it at once).
+LISTENER_CHECK_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    path: str
+    hints: str
+    user: Any  # a User or AnonymousUser, already loaded (None: an anonymous task)
+    visitor: str
+    endpoint: str  # "help", "stream" or "prefetch": for the log and the metrics
+    language: str = ""
+    rate_limited: bool = True  # False for the prefetch task,
+    logged: bool = True  # which leaves no trace in the query log either
+
+
+class AnswerFailed(ApiError):
+    """The JSON endpoint's answer ended in an error event."""
+
+    def __init__(self, error: Error):
+        super().__init__(ERROR_STATUS.get(error.code, 502), error.code, error.message)
+
+
+class Answer:
+    """The events one reader receives. `stream()` yields them (None: still waiting, a
+    heartbeat), observes each into `outcome`, and logs the outcome when it ends, whether the
+    answer completed, failed or the reader left."""
+
+    def __init__(self, outcome: Outcome, question: Question, events: AsyncIterator[Event | None]):
+        self.outcome = outcome
+        self._question = question
+        self._events = events
+
+    async def stream(self) -> AsyncIterator[Event | None]:
+        try:
+            async with aclosing(self._events) as events:
+                async for event in events:
+                    if event is not None:
+                        self.outcome.observe(event)
+                    yield event
+        finally:
+            if self._question.logged:
+                await _record(self.outcome, self._question.endpoint)
+
+    async def collect(self) -> dict:
+        """The whole answer, as the JSON endpoint's body; raises AnswerFailed."""
+        async with aclosing(self.stream()) as events:
+            async for event in events:
+                if isinstance(event, Error):
+                    raise AnswerFailed(event)
+        return self.outcome.body()
+
+
+_record = sync_to_async(querylog.record_outcome)
+_cache_get = sync_to_async(answer_cache.get, thread_sensitive=False)
+_cache_put = sync_to_async(answer_cache.put, thread_sensitive=False)
+
+
+@dataclass
+class _Plan:
+    key: str
+    hit: dict | None
+    prompt: Prompt | None
+
+
+def _plan(q: Question, audience: str, language: str) -> _Plan:
+    """The sync part, in one hop to a thread: the cache key and lookup, then the prompt (its
+    retrieval decides coverage)."""
+    key = answer_cache.cache_key(
+        question=q.question, path=q.path, audience=audience, language=language
+    )
+    hit = answer_cache.get(key)
+    if hit:
+        return _Plan(key, hit, None)
+    retrieval = helpdoc_retrieve(
+        query=q.question, path=q.path, audience=audience, language=language
+    )
+    prompt = build_prompt(
+        question=q.question, path=q.path, hints=q.hints, retrieval=retrieval, language=language
+    )
+    return _Plan(key, None, prompt)
+
+
+async def ask(q: Question) -> Answer:
+    """The answer to `q`: from the server cache, from the flight of an identical question in
+    progress, or from a new flight through the backend chain. Raises RateLimited (logged)
+    before any event when this visitor has used up their model calls."""
+    audience = audience_for(q.user)
+    language = q.language or guess_language(q.question)
+    outcome = Outcome(
+        id=str(uuid.uuid4()),
+        question=normalise_question(q.question)[:500],
+        path=q.path[:500],
+        audience=audience,
+        visitor=q.visitor,
+    )
+
+    def answer(events: AsyncIterator[Event | None]) -> Answer:
+        return Answer(outcome, q, events)
+
+    plan = await sync_to_async(_plan)(q, audience, language)
+    if plan.hit:
+        return answer(_from_cache(plan.hit))
+    prompt = plan.prompt
+    # Coverage is decided before any model call: the docs' silence is answered at once.
+    if not prompt.covered:
+        return answer(backends.docs_answer(prompt))
+
+    flight = await flights.current(plan.key)
+    if flight is None and q.rate_limited:
+        try:
+            await sync_to_async(ratelimit.check)(q.visitor)
+        except ratelimit.RateLimited:
+            outcome.status = QueryStatus.RATE_LIMITED
+            await _record(outcome, q.endpoint)
+            raise
+    if flight is None:
+        flight, leader = await flights.lead_or_follow(plan.key)
+    else:
+        leader = False
+    if leader:
+        try:
+            hit = await _cache_get(plan.key)  # another worker may have finished just now
+            if hit:
+                await flight.finish()
+                return answer(_from_cache(hit))
+            await flight.join()  # before the producer starts, so it never sees zero listeners
+            _start_producer(flight, plan.key, prompt)
+        except BaseException:
+            # Release the flight, or identical questions would wait on it for nothing.
+            await flight.publish(Error("internal", "The answer failed."))
+            await flight.finish()
+            raise
+    else:
+        await flight.join()
+    return answer(_follow(flight, leader, prompt))
+
+
+async def _from_cache(hit: dict) -> AsyncIterator[Event]:
+    metrics.CACHE_HITS.labels("server").inc()
+    yield Meta(
+        backend=hit["backend"],
+        model=hit["model"],
+        sources=hit["sources"],
+        doc_ids=hit.get("doc_ids", []),
+        covered=hit.get("covered", True),
+        cache_level=CacheLevel.SERVER,
+    )
+    yield Token(hit["answer"])
+    yield Done()
+
+
+# Producers run as tasks of the loop; kept here so they are not collected mid-answer.
+_producers: set[asyncio.Task] = set()
+
+
+def _start_producer(flight: flights.Flight, key: str, prompt: Prompt) -> None:
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(_produce(flight, key, prompt), name="assistant-producer")
+    _producers.add(task)
+    task.add_done_callback(_producers.discard)
+    # The last reader may leave from another loop (tests, Celery): cancel through ours.
+    flight.on_abandoned = lambda: loop.call_soon_threadsafe(task.cancel)
+
+
+async def _produce(flight: flights.Flight, key: str, prompt: Prompt) -> None:
+    """The leader's producer: runs the chain and publishes every event to the flight. It is
+    cancelled once nobody listens, which closes the model's connection (stopping it)."""
+    watchdog = asyncio.create_task(_cancel_when_nobody_listens(flight, asyncio.current_task()))
+    meta: Meta | None = None
+    text: list[str] = []
+    try:
+        async with aclosing(backends.generate(prompt)) as events:
+            async for event in events:
+                if isinstance(event, Meta):
+                    meta = event
+                elif isinstance(event, Token):
+                    text.append(event.text)
+                elif isinstance(event, Done) and meta is not None:
+                    await _cache_put(
+                        key,
+                        {
+                            "answer": "".join(text),
+                            "sources": meta.sources,
+                            "doc_ids": meta.doc_ids,
+                            "covered": meta.covered,
+                            "backend": meta.backend,
+                            "model": meta.model,
+                        },
+                    )
+                    await flight.finish()  # the next identical question reads the cache
+                await flight.publish(event)
+    except asyncio.CancelledError:
+        await flight.publish(Error("cancelled", "The request was cancelled."))
+    except Exception:
+        log.exception("answer producer failed")
+        await flight.publish(Error("internal", "The answer failed."))
+    finally:
+        watchdog.cancel()
+        await flight.finish()
+
+
+async def _cancel_when_nobody_listens(flight: flights.Flight, producer: asyncio.Task) -> None:
+    while True:
+        await asyncio.sleep(LISTENER_CHECK_SECONDS)
+        if await flight.listeners() <= 0:
+            producer.cancel()
+            return
+
+
+async def _follow(flight: flights.AnyFlight, leader: bool, prompt: Prompt) -> AsyncIterator:
+    """One reader's events from the flight. A follower whose leader fails or stalls before
+    any token answers from the docs itself instead of hanging."""
+    heartbeat = float(conf.get("SSE_HEARTBEAT_SECONDS"))
+    # A leader in another process may die: give up on it after one full upstream attempt
+    # (and the longest wait for a model slot).
+    stall = (
+        float(conf.get("HELP_TIMEOUT")) * max(1, int(conf.get("HELP_OLLAMA_RETRIES")))
+        + float(conf.get("HELP_QUEUE_WAIT"))
+        + 1
+    )
+    last = time.monotonic()
+    sent = False
+    try:
+        async with aclosing(flight.listen(min(heartbeat, stall))) as events:
+            async for event in events:
+                now = time.monotonic()
+                if event is None:
+                    if not leader and now - last > stall:
+                        break
+                    if not sent:
+                        yield None
+                    continue
+                last = now
+                if isinstance(event, Meta) and not leader:
+                    event = dataclasses.replace(event, cache_level=CacheLevel.SINGLE_FLIGHT)
+                elif isinstance(event, Token):
+                    sent = True
+                elif isinstance(event, Done) and not leader:
+                    metrics.CACHE_HITS.labels("single_flight").inc()
+                elif isinstance(event, Error) and not sent and event.code != "cancelled":
+                    break  # nothing reached the reader: answer from the docs below
+                yield event
+                if isinstance(event, Done | Error):
+                    return
+    except redis_async.ERRORS as exc:
+        log.warning("single-flight follow failed: %s", exc)
+    finally:
+        try:
+            await flight.leave()
+        except redis_async.ERRORS:
+            log.warning("could not leave the flight")
+    if sent:
+        yield interrupted()
+        return
+    if "docs" not in conf.backends():
+        yield unavailable()
+        return
+    async for event in backends.docs_answer(prompt):
+        yield event
+
+
+async def answer_now(q: Question) -> dict:
+    """The whole answer as the JSON endpoint's body (for sync callers through async_to_sync,
+    e.g. the prefetch task); raises AnswerFailed or RateLimited."""
+    return await (await ask(q)).collect()

@@ -1,0 +1,84 @@
+"""The query log: one row per question (written in batches by log_writer), the widget's
+cache hits, and the readers' votes."""
+
+import uuid
+
+from django.utils import timezone
+
+from . import log_writer, metrics
+from .answering.outcome import Outcome
+from .models import CacheLevel, QueryLog, QueryStatus
+from .selectors import audience_for
+from .text import normalise_question
+
+
+def record_outcome(outcome: Outcome, endpoint: str) -> None:
+    """Write the query log row and count the metrics; never fails the request."""
+    status = outcome.status or QueryStatus.ERROR
+    metrics.REQUESTS.labels(endpoint, outcome.backend or "none", status).inc()
+    if outcome.latency_ms is not None and outcome.backend:
+        metrics.LATENCY.labels(outcome.backend).observe(outcome.latency_ms / 1000)
+    if outcome.ttft_ms is not None and outcome.backend:
+        metrics.TTFT.labels(outcome.backend).observe(outcome.ttft_ms / 1000)
+    row = QueryLog(
+        id=outcome.id,
+        created=timezone.now(),
+        path=outcome.path,
+        question=outcome.question,
+        audience=outcome.audience,
+        backend=outcome.backend,
+        model=outcome.model[:200],
+        cache_level=outcome.cache_level,
+        status=status,
+        latency_ms=outcome.latency_ms if outcome.latency_ms is not None else outcome.elapsed_ms(),
+        ttft_ms=outcome.ttft_ms,
+        prompt_chars=outcome.prompt_chars,
+        tokens_in=outcome.tokens_in,
+        tokens_out=outcome.tokens_out,
+        doc_ids=outcome.doc_ids,
+        top_doc_id=outcome.doc_ids[0] if outcome.doc_ids else None,
+        doc_matched=outcome.doc_matched,
+        guard_removed=sum(outcome.guard_removed.values()),
+        guard_kinds=outcome.guard_removed,
+        visitor=outcome.visitor,
+    )
+    for kind, n in outcome.guard_removed.items():
+        metrics.GUARD_REMOVED.labels(kind).inc(n)
+    log_writer.submit(row)
+
+
+def record_widget_hits(*, hits: list[tuple[str, str]], user, visitor: str) -> int:
+    """Log answers the widget served from its local cache, through the batched log writer."""
+    now = timezone.now()
+    audience = audience_for(user)
+    rows = [
+        QueryLog(
+            created=now,
+            path=path,
+            question=normalise_question(question)[:500],
+            audience=audience,
+            cache_level=CacheLevel.WIDGET,
+            status=QueryStatus.OK,
+            latency_ms=0,
+            visitor=visitor,
+        )
+        for path, question in hits
+        if normalise_question(question)
+    ]
+    log_writer.submit(*rows)
+    metrics.CACHE_HITS.labels("widget").inc(len(rows))
+    return len(rows)
+
+
+def feedback_record(*, answer_id: str, helpful: bool, visitor: str) -> bool:
+    """Set the answer's vote (one per answer: a new vote replaces it). False when there is no
+    such answer for this visitor."""
+    try:
+        uuid.UUID(answer_id)
+    except ValueError:
+        return False
+    rows = QueryLog.objects.filter(id=answer_id, visitor=visitor)
+    if not rows.update(helpful=helpful):
+        # The row may still wait in this process's batch.
+        return log_writer.flush() > 0 and rows.update(helpful=helpful) > 0
+    return True
