@@ -172,16 +172,12 @@ def live_app(_live_app, redis_url):
     return _live_app
 
 
-@pytest.fixture(scope="module")
-def _live_app(django_db_setup, django_db_blocker, standin, redis_url):
-    """gunicorn with 2 workers, Redis, the test database (with the demo docs, committed) and
-    the stand-in as Ollama."""
+def live_env(standin, redis_url: str, **overrides: str) -> dict:
+    """The environment of a live app: Redis, the test database (with the demo docs), the
+    stand-in as Ollama."""
     from django.conf import settings as dj
 
-    with django_db_blocker.unblock():
-        call_command("load_demo_docs", stdout=open(os.devnull, "w"))
-
-    env = {
+    return {
         "DATABASE_URL": db_url(dj.DATABASES["default"]),
         "REDIS_URL": redis_url,
         "OLLAMA_URL": standin.url,
@@ -192,7 +188,20 @@ def _live_app(django_db_setup, django_db_blocker, standin, redis_url):
         "ASSISTANT_METRICS_TOKEN": "live-token",
         "WEB_CONCURRENCY": "2",
         "DEBUG": "0",
+        **overrides,
     }
-    server = LiveGunicorn(env)
+
+
+@pytest.fixture(scope="module")
+def live_docs(django_db_setup, django_db_blocker):
+    """The demo docs, committed, for apps in other processes to read."""
+    with django_db_blocker.unblock():
+        call_command("load_demo_docs", stdout=open(os.devnull, "w"))
+
+
+@pytest.fixture(scope="module")
+def _live_app(live_docs, standin, redis_url):
+    """gunicorn with 2 uvicorn workers, as in production."""
+    server = LiveGunicorn(live_env(standin, redis_url))
     yield server
     server.stop()

@@ -9,8 +9,12 @@ chunk. `mode` picks a behaviour:
   garbage           stream one good token, then a line that is not JSON
 `reply`, when set, makes the streamed tokens a function of the chat body (a model that
 answers from its prompt, or invents).
-It counts requests and TCP connections, and records each chat body and each stream the
-client abandoned (noticed, as Ollama's runner does, at the next write).
+`num_parallel` (None: unlimited) and `max_queue` behave as OLLAMA_NUM_PARALLEL and
+OLLAMA_MAX_QUEUE: past `num_parallel` generations a chat waits for one to end, and past
+`max_queue` waiting it gets 503 "server busy".
+It counts requests, TCP connections and generations running at once (`active`, and the most
+ever seen in `max_active`), and records each chat body and each stream the client abandoned
+(noticed, as Ollama's runner does, at the next write).
 """
 
 import json
@@ -101,6 +105,18 @@ class _Handler(BaseHTTPRequestHandler):
         with self.s.lock:
             self.s.chat_bodies.append(body)
         self.s.arrived.set()
+        if body.get("messages") and not self.s.admit():
+            self._send_json(
+                503, {"error": "server busy, please try again.  maximum pending requests exceeded"}
+            )
+            return
+        try:
+            self._chat(body)
+        finally:
+            if body.get("messages"):
+                self.s.leave()
+
+    def _chat(self, body: dict) -> None:
         mode, model = self.s.mode, body.get("model", "")
         if mode == "hang":
             self.s.stop.wait(self.s.hang)
@@ -215,6 +231,7 @@ def _final(model: str, n: int) -> dict:
 class OllamaStandIn:
     def __init__(self):
         self.lock = threading.Lock()
+        self.slot_free = threading.Condition(self.lock)
         self.stop = threading.Event()
         self.reset()
         self._server = _Server(self)
@@ -239,9 +256,34 @@ class OllamaStandIn:
             self.abandoned = 0
             self.abandoned_event = threading.Event()
             self.arrived = threading.Event()
+            self.num_parallel: int | None = None
+            self.max_queue = 512
+            # Generations still running from before a reset keep counting until they end.
+            self.active = getattr(self, "active", 0)
+            self.waiting = getattr(self, "waiting", 0)
+            self.max_active = self.active
             for key, value in behaviour.items():
                 setattr(self, key, value)
         return self
+
+    def admit(self) -> bool:
+        """Wait for a generation slot as Ollama's scheduler does; False: the queue is full."""
+        with self.slot_free:
+            if self.num_parallel is not None and self.active >= self.num_parallel:
+                if self.waiting >= self.max_queue:
+                    return False
+                self.waiting += 1
+                while self.active >= self.num_parallel and not self.stop.is_set():
+                    self.slot_free.wait(0.5)
+                self.waiting -= 1
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            return True
+
+    def leave(self) -> None:
+        with self.slot_free:
+            self.active -= 1
+            self.slot_free.notify()
 
     def count(self, what: str) -> None:
         with self.lock:

@@ -9,6 +9,10 @@ import requests
 from tests.conftest import sse_events
 from tests.ollama_standin import GROUNDED_TOKENS, SENTENCES
 
+# The test database must exist (pytest-django sets up only those that marked tests use);
+# the live apps read the demo docs committed by the live_docs fixture.
+pytestmark = pytest.mark.django_db
+
 Q = {"question": "How do I add a new customer?", "path": "/clients/", "hints": "Clients"}
 
 

@@ -13,7 +13,8 @@ from tests.ollama_standin import GROUNDED_TOKENS
 STREAM = "/assistant/api/help/stream/"
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.browser
+# django_db: the test database must exist for the live app (see test_live.py).
+pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +25,18 @@ def browser():
         pytest.skip("no /usr/bin/chromium")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread; the tests' own database work
+    # (the django_db transaction) is sync code that Django would then refuse.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
-def page(live_app, standin, browser, monkeypatch):
-    # Playwright's sync API keeps an event loop in this thread; these tests touch no database.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def page(live_app, standin, browser):
     standin.reset()
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     pg = context.new_page()
@@ -197,6 +200,21 @@ def test_rate_limited_message_says_when_to_retry(page):
     _ask(page, "How do I export invoices?")
     page.wait_for_function("document.querySelector('.hd-status').textContent.includes('7')")
     assert "wait 7 seconds" in page.inner_text(".hd-status")
+
+
+def test_a_queued_question_says_how_many_are_ahead(page):
+    page.route(
+        re.compile(".*" + re.escape(STREAM)),
+        lambda route: route.fulfill(
+            status=200,
+            headers={"Content-Type": "text/event-stream"},
+            body=': answer on its way\n\nevent: queued\ndata: {"position": 3, "wait_s": 4.0}\n\n',
+        ),
+    )
+    _open(page)
+    _ask(page, "How do I export invoices?")
+    page.wait_for_function("document.querySelector('.hd-status').textContent.includes('ahead')")
+    assert page.inner_text(".hd-status") == "2 questions ahead of yours…"
 
 
 def test_offline_message(page):

@@ -52,6 +52,13 @@ function pageHints(maxNodes = 40, maxChars = 1000) {
   return parts.join(" | ");
 }
 
+/** "2 questions ahead of yours…": the server's queue for a model slot, as a reader sees it. */
+function queuedMessage(position) {
+  const ahead = Math.max(0, (position || 1) - 1);
+  if (ahead === 0) return "Yours is the next question for the assistant…";
+  return `${ahead} question${ahead === 1 ? "" : "s"} ahead of yours…`;
+}
+
 // Parse "event: x\ndata: {...}\n\n" blocks out of a growing buffer.
 function takeEvents(buffer) {
   const events = [];
@@ -284,7 +291,9 @@ class HelpWidget {
         let events;
         [events, buffer] = takeEvents(buffer + decoder.decode(value, { stream: true }));
         for (const [kind, data] of events) {
-          if (kind === "meta") {
+          if (kind === "queued") {
+            this.status.textContent = queuedMessage(data.position);
+          } else if (kind === "meta") {
             meta = data;
             this.answerId = data.id;
             this.showSources(data.sources);
