@@ -40,3 +40,28 @@ def check_stream_buffering(app_configs, **kwargs):
             )
         )
     return warnings
+
+
+# Django's deploy checks look for its middlewares by path; ours (assistant.middleware) are the
+# same classes run on the event loop, so those checks are silenced in settings and done here.
+_SECURITY_MIDDLEWARES = {  # Django's check id: (class, Django's module, our check id)
+    "security.W001": ("SecurityMiddleware", "django.middleware.security.", "assistant.W010"),
+    "security.W002": ("XFrameOptionsMiddleware", "django.middleware.clickjacking.", "assistant.W011"),  # noqa: E501
+    "security.W003": ("CsrfViewMiddleware", "django.middleware.csrf.", "assistant.W012"),
+}
+
+
+@register(Tags.security, deploy=True)
+def check_security_middlewares(app_configs, **kwargs):
+    warnings = []
+    for django_id, (name, django_module, check_id) in _SECURITY_MIDDLEWARES.items():
+        ours = f"assistant.middleware.{name}"
+        if ours not in settings.MIDDLEWARE and django_module + name not in settings.MIDDLEWARE:
+            warnings.append(
+                Warning(
+                    f"Neither {ours} nor Django's {name} is in MIDDLEWARE.",
+                    hint=f"Django's own check {django_id} is silenced in favour of this one.",
+                    id=check_id,
+                )
+            )
+    return warnings

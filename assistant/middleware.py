@@ -1,7 +1,11 @@
 import logging
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
 from django.http import Http404
+from django.middleware import clickjacking, common, csrf, security
 from django.middleware.gzip import GZipMiddleware as DjangoGZipMiddleware
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -99,7 +103,7 @@ class ApiErrorMiddleware(_SyncAndAsync):
         return error_response(500, "internal", "Something went wrong on our side.")
 
 
-class GZipMiddleware(DjangoGZipMiddleware):
+class _GZipMiddleware(DjangoGZipMiddleware):
     """Django's GZip for pages and JSON, never for event streams: compression would hold
     tokens back until a whole compressed block is ready."""
 
@@ -107,3 +111,70 @@ class GZipMiddleware(DjangoGZipMiddleware):
         if response.get("Content-Type", "").startswith("text/event-stream"):
             return response
         return super().process_response(request, response)
+
+
+def on_the_loop(cls: type) -> type:
+    """`cls`, a Django MiddlewareMixin, with its hooks run on the event loop under ASGI.
+
+    MiddlewareMixin runs every hook through sync_to_async: two hops to a thread per middleware
+    per request, which under a burst of requests costs more than the requests themselves. The
+    middlewares given to this only read and set headers and cookies (no database, no I/O).
+    The session and messages middlewares go to a thread only when they write.
+    """
+
+    class OnTheLoop(cls):
+        async def __acall__(self, request):
+            response = self.process_request(request) if hasattr(self, "process_request") else None
+            response = response or await self.get_response(request)
+            if hasattr(self, "process_response"):
+                response = self.process_response(request, response)
+            return response
+
+    if hasattr(cls, "process_view"):
+
+        async def process_view(self, request, view_func, view_args, view_kwargs):
+            return cls.process_view(self, request, view_func, view_args, view_kwargs)
+
+        OnTheLoop.process_view = process_view
+    OnTheLoop.__name__ = OnTheLoop.__qualname__ = cls.__name__
+    OnTheLoop.__doc__ = f"{cls.__module__}.{cls.__name__}, run on the event loop."
+    return OnTheLoop
+
+
+class SessionMiddleware(sessions.SessionMiddleware):
+    """Django's, with the session saved in a thread only when it changed (a database
+    write); otherwise its hooks only set up a lazy session and read flags."""
+
+    async def __acall__(self, request):
+        self.process_request(request)
+        response = await self.get_response(request)
+        if request.session.modified or self._save_every_request():
+            return await sync_to_async(self.process_response)(request, response)
+        return self.process_response(request, response)
+
+    @staticmethod
+    def _save_every_request() -> bool:
+        from django.conf import settings
+
+        return settings.SESSION_SAVE_EVERY_REQUEST
+
+
+class MessageMiddleware(messages.MessageMiddleware):
+    """Django's, with the messages stored in a thread only when some were added or read
+    (the session storage writes the database)."""
+
+    async def __acall__(self, request):
+        self.process_request(request)
+        response = await self.get_response(request)
+        storage = request._messages
+        if storage.used or storage.added_new:
+            return await sync_to_async(self.process_response)(request, response)
+        return self.process_response(request, response)
+
+
+SecurityMiddleware = on_the_loop(security.SecurityMiddleware)
+GZipMiddleware = on_the_loop(_GZipMiddleware)
+CommonMiddleware = on_the_loop(common.CommonMiddleware)
+CsrfViewMiddleware = on_the_loop(csrf.CsrfViewMiddleware)
+AuthenticationMiddleware = on_the_loop(auth.AuthenticationMiddleware)
+XFrameOptionsMiddleware = on_the_loop(clickjacking.XFrameOptionsMiddleware)

@@ -1,7 +1,8 @@
 """`make bench`: the speed figures, each measured against its baseline in the same run.
 
 Starts on loopback: the Ollama stand-in (tests/ollama_standin.py) with set delays, the app
-under gunicorn as in production (gthread, Redis when reachable), and the embedded model.
+under gunicorn as in production (uvicorn workers, Redis when reachable), the embedded model,
+and the load section (bench/load.py).
 Prints a table and writes it to bench/results.md.
 """
 
@@ -374,6 +375,38 @@ def bench_widget(env: dict) -> None:
     )
 
 
+def bench_load(env: dict) -> None:
+    """Many slow streams open at once (bench/load.py), each level against idle."""
+    from bench import load
+
+    idle, *levels = load.run(env)
+    for level in levels:
+        n = level["streams"]
+        page, hit = level["page_p95"] / idle["page_p95"], level["hit_p95"] / idle["hit_p95"]
+        first_s = level["first_byte_p95"] / 1000
+        clean = sum(level["ends"].get(k, 0) for k in ("done", "error")) == n
+        missed = [
+            name
+            for name, ok in (
+                ("page", page <= 2),
+                ("cache hit", hit <= 2),
+                ("first byte", first_s <= 1),
+                ("ends", clean),
+                ("RSS", level["rss_per_stream_kb"] <= 64),
+            )
+            if not ok
+        ]
+        row(
+            f"8. load: {n} slow streams open (10 s answers)",
+            f"page p95 {level['page_p95']:.1f} ms ({page:.2f}x), cache hit p95 "
+            f"{level['hit_p95']:.1f} ms ({hit:.2f}x), streams' first byte p95 {first_s:.2f} s, "
+            f"ended {level['ends']}, RSS {level['rss_per_stream_kb']:.0f} KB per open stream",
+            f"idle: page p95 {idle['page_p95']:.1f} ms, cache hit p95 {idle['hit_p95']:.1f} ms",
+            "targets: page and hit <= 2x idle, first byte <= 1 s, every stream done or error, "
+            f"<= 64 KB per stream: {'OK' if not missed else 'MISSED ' + ', '.join(missed)}",
+        )
+
+
 def main() -> None:
     started = time.perf_counter()
     env = {
@@ -408,6 +441,7 @@ def main() -> None:
     bench_widget(env)
     bench_embedded(env)
     bench_prompt_and_log()
+    bench_load(env)
 
     total = time.perf_counter() - started
     header = (
@@ -415,7 +449,7 @@ def main() -> None:
         f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.machine()}; cache: {'Redis' if env['REDIS_URL'] else 'local memory'};"
         f" database: {env['DATABASE_URL'].split(':')[0]};"
-        f" gunicorn gthread, 2 workers (1 for the embedded model). Run took {total:.0f} s."
+        f" gunicorn with uvicorn workers, 2 (1 for the embedded model). Run took {total:.0f} s."
         "\n\n| figure | measured | baseline (same run) | verdict |\n|---|---|---|---|\n"
     )
     table = "".join(f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in sorted(rows))

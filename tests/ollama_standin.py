@@ -35,6 +35,7 @@ SENTENCES = 3  # in GROUNDED_TOKENS
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # the listen backlog: many clients connect at once under load
 
     def __init__(self, standin: "OllamaStandIn"):
         self.standin = standin
@@ -304,11 +305,21 @@ class OllamaStandIn:
 
 
 if __name__ == "__main__":  # `python -m tests.ollama_standin` for manual runs and the bench
-    import sys
+    import argparse
+    import resource
 
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds between tokens")
+    parser.add_argument("--first-delay", type=float, default=0.0, help="before the first token")
+    parser.add_argument("--repeat", type=int, default=1, help="the answer's sentences, n times")
+    args = parser.parse_args()
+    # One thread and one socket per open generation: a thousand of them need the room.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     standin = OllamaStandIn().start()
-    if len(sys.argv) > 1:
-        standin.delay = float(sys.argv[1])
+    standin.reset(
+        delay=args.delay, first_delay=args.first_delay, tokens=list(GROUNDED_TOKENS) * args.repeat
+    )
     print(standin.url, flush=True)
     try:
         threading.Event().wait()

@@ -61,8 +61,15 @@ class Flight:
         with self._lock:
             self._events.append(event)
             waiters, self._waiters = self._waiters, []
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
         for loop, future in waiters:
-            loop.call_soon_threadsafe(_wake, future)
+            if loop is here:
+                _wake(future)  # the common case: no self-pipe write per event
+            else:
+                loop.call_soon_threadsafe(_wake, future)
         if self._mirror is not None:
             kind, data = encode(event)
             try:
