@@ -187,3 +187,20 @@ def test_past_the_open_stream_cap_a_reader_gets_503_busy(live_docs, standin, red
         assert again.status_code == 200 and b"event: done" in again.content
     finally:
         app.stop()
+
+
+def test_the_model_stops_when_the_last_reader_leaves_in_another_worker(fresh, standin):
+    from tests.ollama_standin import GROUNDED_TOKENS
+
+    standin.reset(delay=0.1, tokens=list(GROUNDED_TOKENS) * 20)  # about 28 s of answer
+    body = _unique("follow")
+    leader = Reader(fresh[0], body)
+    assert leader.until("meta")["backend"] == "ollama"
+    leader.until("token")
+    follower = Reader(fresh[1], body)  # the other server: follows through Redis
+    follower.until("token")
+    leader.hang_up()
+    assert not standin.abandoned_event.wait(1.5)  # the follower still listens
+    follower.hang_up()
+    assert standin.abandoned_event.wait(5)
+    assert standin.chat_calls == 1 and len(standin.sent_log) < len(standin.tokens)

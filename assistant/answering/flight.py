@@ -54,8 +54,10 @@ class Flight:
         self._lock = threading.Lock()
         self._listeners = 0
         self._finished = False
-        # Called once nobody listens any more: the producer stops the generation.
+        # Called once nobody listens any more: the producer stops the generation; and once
+        # nobody listens in this process while other workers' readers may still.
         self.on_abandoned: Callable[[], None] | None = None
+        self.on_local_empty: Callable[[], None] | None = None
 
     async def publish(self, event: Event) -> None:
         with self._lock:
@@ -114,11 +116,14 @@ class Flight:
     async def leave(self) -> None:
         with self._lock:
             self._listeners -= 1
-            remaining = self._listeners
+            here = remaining = self._listeners
         if self._mirror is not None:  # listeners in other workers count too
-            remaining = await _count_in(self._mirror, self.id, -1, fallback=remaining)
-        if remaining <= 0 and self.on_abandoned is not None:
-            self.on_abandoned()
+            remaining = await _count_in(self._mirror, self.id, -1, fallback=here)
+        if remaining <= 0:
+            if self.on_abandoned is not None:
+                self.on_abandoned()
+        elif here <= 0 and self.on_local_empty is not None:
+            self.on_local_empty()
 
     async def listeners(self) -> int:
         """Listeners here and, with Redis, in other workers (asked only when none is here)."""

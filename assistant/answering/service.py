@@ -35,8 +35,8 @@ from .outcome import Outcome
 
 log = logging.getLogger(__name__)
 
-# How often a producer checks that someone still listens (a reader in another worker may
-# leave last; leaving in this process stops it at once).
+# How often a producer checks that someone still listens once its own process has no reader
+# left but other workers have (a reader leaving last in this process stops it at once).
 LISTENER_CHECK_SECONDS = 0.25
 
 
@@ -90,7 +90,13 @@ class Answer:
         return self.outcome.body()
 
 
-_record = sync_to_async(querylog.record_outcome)
+async def _record(outcome: Outcome, endpoint: str) -> None:
+    if float(conf.get("HELP_LOG_BATCH_SECONDS")) > 0:
+        querylog.record_outcome(outcome, endpoint)  # queued for the batch writer: no I/O
+    else:
+        await sync_to_async(querylog.record_outcome)(outcome, endpoint)
+
+
 _cache_get = sync_to_async(answer_cache.get, thread_sensitive=False)
 _cache_put = sync_to_async(answer_cache.put, thread_sensitive=False)
 
@@ -200,12 +206,23 @@ def _start_producer(flight: flights.Flight, key: str, prompt: Prompt) -> None:
     task.add_done_callback(_producers.discard)
     # The last reader may leave from another loop (tests, Celery): cancel through ours.
     flight.on_abandoned = lambda: loop.call_soon_threadsafe(task.cancel)
+    # Readers here all gone, some in other workers still there: watch them leave.
+    flight.on_local_empty = lambda: loop.call_soon_threadsafe(_watch, flight, task)
+
+
+def _watch(flight: flights.Flight, producer: asyncio.Task) -> None:
+    if not producer.done():
+        watchdog = asyncio.get_running_loop().create_task(
+            _cancel_when_nobody_listens(flight, producer)
+        )
+        _producers.add(watchdog)
+        watchdog.add_done_callback(_producers.discard)
+        producer.add_done_callback(lambda _: watchdog.cancel())
 
 
 async def _produce(flight: flights.Flight, key: str, prompt: Prompt) -> None:
     """The leader's producer: runs the chain and publishes every event to the flight. It is
     cancelled once nobody listens, which closes the model's connection (stopping it)."""
-    watchdog = asyncio.create_task(_cancel_when_nobody_listens(flight, asyncio.current_task()))
     meta: Meta | None = None
     text: list[str] = []
     try:
@@ -235,7 +252,6 @@ async def _produce(flight: flights.Flight, key: str, prompt: Prompt) -> None:
         log.exception("answer producer failed")
         await flight.publish(Error("internal", "The answer failed."))
     finally:
-        watchdog.cancel()
         await flight.finish()
 
 
