@@ -25,10 +25,6 @@ class Busy(ApiError):
         )
 
 
-def open_now() -> int:
-    return _open
-
-
 def check() -> None:
     """Raise Busy when this worker already streams HELP_MAX_STREAMS answers."""
     if _open >= int(conf.get("HELP_MAX_STREAMS")):
