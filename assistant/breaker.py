@@ -4,17 +4,29 @@ Closed: calls go through. After a failure the breaker opens for a cooldown of 30
 with each further failure up to 300 s; while open, callers skip the backend without touching
 it. When the cooldown ends one worker runs a cheap probe: success lets calls through again
 (the next successful call resets the breaker), failure re-opens it for a longer cooldown.
+
+A worker that read a breaker closed trusts that for CLOSED_MEMO_SECONDS without asking the
+cache again: under load every question would otherwise cost a cache round trip in a thread
+before its model call. A breaker another worker opens is seen that much later at most.
 """
 
 import time
 from collections.abc import Callable
 
+from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
 from . import conf, metrics
 
 _KEY = "assistant:breaker:"
 _known: set[str] = set()
+CLOSED_MEMO_SECONDS = 1.0
+_closed_seen: dict[str, float] = {}  # name → when this process last read it closed
+
+
+def known_closed(name: str) -> bool:
+    seen = _closed_seen.get(name)
+    return seen is not None and 0 <= time.time() - seen < CLOSED_MEMO_SECONDS
 
 
 def _load(name: str) -> dict:
@@ -24,8 +36,11 @@ def _load(name: str) -> dict:
 def allow(name: str, probe: Callable[[], bool] | None = None) -> bool:
     """May a call to `name` go ahead now?"""
     _known.add(name)
+    if known_closed(name):
+        return True
     state = _load(name)
     if not state["failures"]:
+        _closed_seen[name] = time.time()
         return True
     if time.time() < state["open_until"]:
         return False
@@ -45,6 +60,7 @@ def allow(name: str, probe: Callable[[], bool] | None = None) -> bool:
 
 def failure(name: str) -> None:
     _known.add(name)
+    _closed_seen.pop(name, None)
     state = _load(name)
     failures = state["failures"] + 1
     cooldown = min(
@@ -60,9 +76,34 @@ def failure(name: str) -> None:
 
 
 def success(name: str) -> None:
-    if _load(name)["failures"]:
-        cache.delete(_KEY + name)
+    if not known_closed(name):
+        if _load(name)["failures"]:
+            cache.delete(_KEY + name)
+        _closed_seen[name] = time.time()
     metrics.BREAKER_OPEN.labels(name).set(0)
+
+
+# For the answering path (async): the cache is only asked, in a thread, when this process has
+# not read the breaker closed within CLOSED_MEMO_SECONDS.
+_allow_in_thread = sync_to_async(allow, thread_sensitive=False)
+_success_in_thread = sync_to_async(success, thread_sensitive=False)
+afailure = sync_to_async(failure, thread_sensitive=False)
+
+
+async def aallow(name: str, probe: Callable[[], bool] | None = None) -> bool:
+    return True if known_closed(name) else await _allow_in_thread(name, probe)
+
+
+async def asuccess(name: str) -> None:
+    if known_closed(name):
+        metrics.BREAKER_OPEN.labels(name).set(0)
+    else:
+        await _success_in_thread(name)
+
+
+def forget_memo() -> None:
+    """Forget what this process read (tests)."""
+    _closed_seen.clear()
 
 
 def state(name: str) -> dict:

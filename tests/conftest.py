@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import AsyncClient
 
-from assistant import ollama_client, redis_async, selectors
+from assistant import breaker, ollama_client, redis_async, selectors
 from assistant.answering import admission, flight
 from tests.live_server import LiveGunicorn, db_url
 from tests.ollama_standin import OllamaStandIn
@@ -34,6 +34,7 @@ def _isolated(settings):
     selectors.docs_version_reset()
     selectors._indexes.clear()
     flight.reset()
+    breaker.forget_memo()
     redis_async.reset()
     admission.reset()
     ollama_client.reset_session()

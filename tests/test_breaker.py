@@ -99,3 +99,18 @@ def test_open_breaker_skips_a_guarded_backend(settings, clock, monkeypatch):
     clock.now += 31
     assert _backend_of(generate(PROMPT)) == "m"
     assert breaker.state("m")["state"] == "closed"
+
+
+def test_a_breaker_another_worker_opens_is_seen_within_the_memo(settings, clock):
+    from django.core.cache import cache
+
+    assert breaker.allow("embedded")  # read closed: trusted for CLOSED_MEMO_SECONDS
+    cache.set(  # another worker's failure, written straight to the shared cache
+        "assistant:breaker:embedded", {"failures": 1, "open_until": clock.now + 30}, 600
+    )
+    assert breaker.allow("embedded")
+    clock.now += breaker.CLOSED_MEMO_SECONDS
+    assert not breaker.allow("embedded")
+    breaker.success("embedded")
+    breaker.failure("embedded")  # this worker's own failure is seen at once
+    assert not breaker.allow("embedded")

@@ -5,8 +5,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from asgiref.sync import sync_to_async
-
 from .. import breaker, conf, metrics
 from ..answering.events import Done, Event, Meta, Queued, Usage, interrupted, unavailable
 from ..grounding import GuardRejected, GuardReport, guarded
@@ -23,10 +21,6 @@ REGISTRY: dict[str, Backend] = {
 }
 
 __all__ = ["REGISTRY", "Backend", "BackendBusy", "BackendError", "chain", "generate"]
-
-_allow = sync_to_async(breaker.allow, thread_sensitive=False)
-_success = sync_to_async(breaker.success, thread_sensitive=False)
-_failure = sync_to_async(breaker.failure, thread_sensitive=False)
 
 
 def chain() -> list[Backend]:
@@ -57,7 +51,7 @@ async def generate(prompt: Prompt) -> AsyncIterator[Event]:
     an answer it rejects is replaced by the docs answer."""
     report = GuardReport()
     for backend in chain():
-        if backend.guarded and not await _allow(backend.name, probe=backend.probe):
+        if backend.guarded and not await breaker.aallow(backend.name, probe=backend.probe):
             continue
         if backend.name == "docs":
             async for event in docs_answer(prompt, report):
@@ -92,13 +86,13 @@ async def generate(prompt: Prompt) -> AsyncIterator[Event]:
             log.warning("backend %s failed: %s", backend.name, exc)
             metrics.UPSTREAM_ERRORS.labels(backend.name).inc()
             if backend.guarded:
-                await _failure(backend.name)
+                await breaker.afailure(backend.name)
             if sent:
                 yield interrupted()
                 return
             continue
         if backend.guarded:
-            await _success(backend.name)
+            await breaker.asuccess(backend.name)
         metrics.UPSTREAM_LATENCY.labels(backend.name).observe(time.perf_counter() - started)
         yield Done(
             tokens_in=usage.tokens_in,

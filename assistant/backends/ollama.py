@@ -4,8 +4,6 @@ host. A 503 is Ollama's own queue being full: busy, so the next host, never a br
 import asyncio
 from collections.abc import AsyncIterator
 
-from asgiref.sync import sync_to_async
-
 from .. import breaker, conf, metrics, ollama_client
 from ..answering import admission
 from ..answering.events import Queued, Token, Usage
@@ -22,10 +20,8 @@ def host_allowed(host: str) -> bool:
     return breaker.allow(host_breaker_name(host), probe=lambda: ollama_client.probe(host))
 
 
-# The breaker lives in the cache (sync): a short hop to a thread, never per token.
-_host_allowed = sync_to_async(host_allowed, thread_sensitive=False)
-_success = sync_to_async(breaker.success, thread_sensitive=False)
-_failure = sync_to_async(breaker.failure, thread_sensitive=False)
+async def _host_allowed(host: str) -> bool:
+    return await breaker.aallow(host_breaker_name(host), probe=lambda: ollama_client.probe(host))
 
 
 class OllamaBackend(Backend):
@@ -90,14 +86,14 @@ class OllamaBackend(Backend):
                     emitted = True
                     await ticket.keep()
                     yield Token(text)
-                await _success(name)
+                await breaker.asuccess(name)
                 return
             except ollama_client.OllamaBusy:
                 raise
             except ollama_client.OllamaError as exc:
                 # Never retry once text reached the user: it would be repeated.
                 if emitted or not exc.retryable or attempt + 1 == attempts:
-                    await _failure(name)
+                    await breaker.afailure(name)
                     if emitted:
                         raise BackendError(f"{host}: {exc}") from exc
                     raise
