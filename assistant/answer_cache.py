@@ -19,7 +19,10 @@ def chain_signature() -> str:
     for backend in backends.chain():
         parts.append(f"{backend.name}={backend.model_name()}")
     parts.append(
-        json.dumps([conf.get("OLLAMA_OPTIONS"), conf.get("EMBEDDED_OPTIONS")], sort_keys=True)
+        json.dumps(
+            [conf.get(f"{kind}_OPTIONS") for kind in ("OLLAMA", "OPENAI", "EMBEDDED")],
+            sort_keys=True,
+        )
     )
     return "|".join(parts)
 

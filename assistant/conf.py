@@ -41,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
     # A comment line goes out this often before the first token.
     "SSE_HEARTBEAT_SECONDS": 10.0,
     "RETRY_BACKOFF_BASE": 0.2,
+    "OPENAI_BASE_URL": "",
+    "OPENAI_MODEL": "",
+    "OPENAI_API_KEY": "",
+    # Fixed per model, like Ollama's (warm-up included).
+    "OPENAI_OPTIONS": {"temperature": 0.2, "max_tokens": 256},
     "HELP_OLLAMA_PARALLEL": 4,
     "HELP_QUEUE_WAIT": 8.0,
     "HELP_QUEUE_MAX": 64,
@@ -53,8 +58,24 @@ def get(name: str) -> Any:
     return getattr(settings, name, DEFAULTS[name])
 
 
+def hosts_of(name: str) -> list[str]:
+    """A comma-separated list of base URLs (OLLAMA_URL, OPENAI_BASE_URL), without trailing
+    slashes (and without a trailing /v1: the client adds it)."""
+    out = []
+    for host in str(get(name) or "").split(","):
+        host = host.strip().rstrip("/")
+        if host:
+            out.append(host.removesuffix("/v1"))
+    return out
+
+
 def ollama_hosts() -> list[str]:
-    return [h.strip().rstrip("/") for h in str(get("OLLAMA_URL")).split(",") if h.strip()]
+    return hosts_of("OLLAMA_URL")
+
+
+def model_hosts() -> list[str]:
+    """Every model server configured, of every kind."""
+    return ollama_hosts() + hosts_of("OPENAI_BASE_URL")
 
 
 def backends() -> list[str]:

@@ -6,11 +6,10 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
-from . import answer_cache, breaker, conf, ollama_client
+from . import answer_cache, conf
 from .answering.service import AnswerFailed, Question, answer_now
-from .backends import REGISTRY, BackendError
+from .backends import REGISTRY, BackendError, RemoteBackend
 from .backends.embedded import get_model
-from .backends.ollama import host_allowed, host_breaker_name
 from .models import Audience, QueryLog
 from .stats import top_questions_by_section
 
@@ -18,23 +17,15 @@ log = logging.getLogger(__name__)
 
 
 def model_warm_up() -> dict:
-    """Load each configured model: Ollama with an empty chat carrying the same options and
-    keep_alive as real questions (so it stays loaded), the embedded model in this process."""
+    """Load each configured model: every host of the remote backends in the chain (Ollama
+    with an empty chat carrying the same options and keep_alive as real questions, so it
+    stays loaded; an OpenAI-compatible server with a one-token completion), the embedded
+    model in this process."""
     report: dict = {}
     chain = conf.backends()
-    if "ollama" in chain:
-        for host in conf.ollama_hosts():
-            if not host_allowed(host):
-                report[host] = "skipped: breaker open"
-                continue
-            name = host_breaker_name(host)
-            try:
-                reply = ollama_client.warm_up(host)
-                breaker.success(name)
-                report[host] = reply.get("done_reason", "ok")
-            except ollama_client.OllamaError as exc:
-                breaker.failure(name)
-                report[host] = f"failed: {exc}"
+    for backend in REGISTRY.values():
+        if backend.name in chain and isinstance(backend, RemoteBackend):
+            report.update(backend.warm_up())
     if "embedded" in chain and REGISTRY["embedded"].configured():
         try:
             get_model()

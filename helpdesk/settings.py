@@ -139,6 +139,10 @@ OLLAMA_MODEL = env("OLLAMA_MODEL", "qwen2.5:1.5b-instruct")
 OLLAMA_KEEP_ALIVE = env("OLLAMA_KEEP_ALIVE", "5m")
 ASSISTANT_BACKENDS = env_list("ASSISTANT_BACKENDS", "ollama,embedded,docs")
 ASSISTANT_EMBEDDED_MODEL = env("ASSISTANT_EMBEDDED_MODEL")
+# The `openai` backend: any OpenAI-compatible server (the key is sent, never logged or shown).
+OPENAI_BASE_URL = env("OPENAI_BASE_URL")
+OPENAI_MODEL = env("OPENAI_MODEL")
+OPENAI_API_KEY = env("OPENAI_API_KEY")
 HELP_RATE_LIMIT = env("HELP_RATE_LIMIT", "10/60")
 ASSISTANT_METRICS_TOKEN = env("ASSISTANT_METRICS_TOKEN")
 # Expected number of web worker processes; the system check warns when the cache

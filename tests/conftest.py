@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import AsyncClient
 
-from assistant import breaker, ollama_client, redis_async, selectors
+from assistant import breaker, model_http, redis_async, selectors
 from assistant.answering import admission, flight
 from tests.live_server import LiveGunicorn, db_url
 from tests.ollama_standin import OllamaStandIn
@@ -37,12 +37,12 @@ def _isolated(settings):
     breaker.forget_memo()
     redis_async.reset()
     admission.reset()
-    ollama_client.reset_session()
+    model_http.reset_session()
     settings.ASSISTANT_BACKENDS = ["docs"]
     settings.HELP_RATE_LIMIT = "1000/60"
     settings.HELP_LOG_BATCH_SECONDS = 0  # inline; the batching itself has its own test
     yield
-    ollama_client.reset_session()
+    model_http.reset_session()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import responses
 import respx
 from asgiref.sync import async_to_sync
 
-from assistant import breaker, conf, ollama_client
+from assistant import breaker, conf, model_http, ollama_client
 from assistant.answering.events import Done, Meta, Token, Usage
 from assistant.backends import generate
 from assistant.backends.base import BackendBusy, BackendError
@@ -187,10 +187,10 @@ def test_sequential_calls_in_one_event_loop_reuse_one_tcp_connection(ollama):
 
 def test_pool_size_setting_reaches_the_adapter(settings):
     settings.HELP_HTTP_POOL_SIZE = 7
-    ollama_client.reset_session()
-    adapter = ollama_client.session().get_adapter("http://127.0.0.1:1/")
+    model_http.reset_session()
+    adapter = model_http.session().get_adapter("http://127.0.0.1:1/")
     assert adapter._pool_maxsize == 7
-    assert ollama_client.session() is ollama_client.session()
+    assert model_http.session() is model_http.session()
 
 
 def test_hanging_model_moves_to_next_backend_within_timeout_times_attempts(

@@ -13,14 +13,24 @@ from .base import Backend, BackendBusy, BackendError
 from .docs import DocsBackend
 from .embedded import EmbeddedBackend
 from .ollama import OllamaBackend
+from .openai import OpenAIBackend
+from .remote import RemoteBackend
 
 log = logging.getLogger(__name__)
 
 REGISTRY: dict[str, Backend] = {
-    b.name: b for b in (OllamaBackend(), EmbeddedBackend(), DocsBackend())
+    b.name: b for b in (OllamaBackend(), OpenAIBackend(), EmbeddedBackend(), DocsBackend())
 }
 
-__all__ = ["REGISTRY", "Backend", "BackendBusy", "BackendError", "chain", "generate"]
+__all__ = [
+    "REGISTRY",
+    "Backend",
+    "BackendBusy",
+    "BackendError",
+    "RemoteBackend",
+    "chain",
+    "generate",
+]
 
 
 def chain() -> list[Backend]:

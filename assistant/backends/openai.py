@@ -1,0 +1,11 @@
+"""Any OpenAI-compatible server (OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY)."""
+
+from .. import openai_client
+from .remote import RemoteBackend
+
+
+class OpenAIBackend(RemoteBackend):
+    name = "openai"
+    client = openai_client
+    hosts_setting = "OPENAI_BASE_URL"
+    model_setting = "OPENAI_MODEL"
