@@ -213,10 +213,29 @@ def bench_breaker(app: LiveGunicorn, standin: OllamaStandIn) -> None:
 
 
 def bench_embedded(env: dict) -> None:
+    bench_model_first_sentence(env, "embedded", {}, "3. embedded model")
+
+
+def bench_openai(env: dict) -> None:
+    """The same model served by llama-cpp-python's OpenAI-compatible server, through the
+    app's `openai` backend."""
+    from assistant.backends.embedded import model_path
+    from tests.model_server import LlamaServer
+
+    server = LlamaServer(model_path())
+    try:
+        extra = {"OPENAI_BASE_URL": server.url, "OPENAI_MODEL": "smollm2"}
+        bench_model_first_sentence(env, "openai", extra, "3b. openai backend, llama.cpp server")
+    finally:
+        server.stop()
+
+
+def bench_model_first_sentence(env: dict, backend: str, extra: dict, label: str) -> None:
     """Interleaved, so both sides see the same machine: one question through the SSE
-    endpoint (gunicorn, 1 worker), then the same prompt through llama-cpp-python here. The
-    guard lets text out a sentence at a time, so both sides are timed to the first complete
-    sentence (answers the guard replaced by the docs answer are left out)."""
+    endpoint (gunicorn, 1 worker) answered by `backend`, then the same prompt through
+    llama-cpp-python here. The guard lets text out a sentence at a time, so both sides are
+    timed to the first complete sentence (answers the guard replaced by the docs answer are
+    left out)."""
     from llama_cpp import Llama
 
     from assistant import conf
@@ -229,7 +248,7 @@ def bench_embedded(env: dict) -> None:
     llm = Llama(
         model_path=model_path(), n_ctx=opts["n_ctx"], n_threads=os.cpu_count(), verbose=False
     )
-    app = LiveGunicorn({**env, "ASSISTANT_BACKENDS": "embedded,docs"}, workers=1)
+    app = LiveGunicorn({**env, **extra, "ASSISTANT_BACKENDS": f"{backend},docs"}, workers=1)
     sse_ttft, sse_rate, direct_ttft, direct_rate = [], [], [], []
     try:
         s = app.session()
@@ -240,7 +259,7 @@ def bench_embedded(env: dict) -> None:
             with s.post(app.url + "/assistant/api/help/stream/", json=body, stream=True) as r:
                 events = sse(r)
             stamps = [tt for k, _, tt in events if k == "token"]
-            by_model = any(k == "meta" and d["backend"] == "embedded" for k, d, _ in events)
+            by_model = any(k == "meta" and d["backend"] == backend for k, d, _ in events)
             if i and by_model:  # the first one loads the model
                 sse_ttft.append((stamps[0] - t) * 1000)
                 sse_rate.append(len(stamps) / (stamps[-1] - t))
@@ -267,11 +286,11 @@ def bench_embedded(env: dict) -> None:
     finally:
         app.stop()
     if not sse_ttft:
-        row("3. embedded model", "every answer replaced by the docs answer", "-", "-")
+        row(label, "every answer replaced by the docs answer", "-", "-")
         return
     ratio = statistics.median(sse_ttft) / statistics.median(direct_ttft)
     row(
-        f"3. embedded model, first complete sentence: SSE vs llama-cpp-python directly "
+        f"{label}, first complete sentence: SSE vs llama-cpp-python directly "
         f"({len(sse_ttft)} model answers)",
         f"{statistics.median(sse_ttft):.0f} ms",
         f"{statistics.median(direct_ttft):.0f} ms",
@@ -440,6 +459,7 @@ def main() -> None:
         standin.close()
     bench_widget(env)
     bench_embedded(env)
+    bench_openai(env)
     bench_prompt_and_log()
     bench_load(env)
 

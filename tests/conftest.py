@@ -63,6 +63,40 @@ def ollama(standin, settings, demo_docs):
     return standin
 
 
+def _gguf() -> str:
+    from assistant.backends.embedded import _packaged_model
+
+    return _packaged_model()
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """The real OpenAI-compatible server (llama-cpp-python's), for the session."""
+    from tests.model_server import LlamaServer
+
+    try:
+        import llama_cpp.server  # noqa: F401
+
+        server = LlamaServer(_gguf())
+    except (ImportError, RuntimeError) as exc:
+        if IN_CI:
+            pytest.fail(f"llama_cpp.server is required under CI: {exc}")
+        pytest.skip(f"llama_cpp.server cannot run here: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def openai_chain(llama_server, settings, demo_docs):
+    """The real server as the only `openai` host, greedy decoding, the docs behind it."""
+    settings.OPENAI_BASE_URL = llama_server.url
+    settings.OPENAI_MODEL = "smollm2"
+    settings.OPENAI_OPTIONS = {"temperature": 0.0, "max_tokens": 160}
+    settings.ASSISTANT_BACKENDS = ["openai", "docs"]
+    settings.HELP_TIMEOUT = 10
+    return llama_server
+
+
 @pytest.fixture
 def demo_docs(db):
     call_command("load_demo_docs", stdout=open(os.devnull, "w"))
