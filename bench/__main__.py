@@ -294,7 +294,9 @@ def bench_model_first_sentence(env: dict, backend: str, extra: dict, label: str)
         f"({len(sse_ttft)} model answers)",
         f"{statistics.median(sse_ttft):.0f} ms",
         f"{statistics.median(direct_ttft):.0f} ms",
-        f"{ratio:.2f}x (target <= 1.1x) {'OK' if ratio <= 1.1 else 'MISSED'}",
+        f"{ratio:.2f}x (target <= 1.1x) {'OK' if ratio <= 1.1 else 'MISSED'}"
+        if backend == "embedded"
+        else f"{ratio:.2f}x (a server and an HTTP hop more; no target)",
     )
 
 

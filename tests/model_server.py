@@ -30,7 +30,11 @@ class LlamaServer:
              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],  # fmt: skip
             stdout=subprocess.DEVNULL,
             stderr=open(self.log, "wb"),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # (uvicorn inside would read WEB_CONCURRENCY, set for our own app, as its workers)
+            env={
+                **{k: v for k, v in os.environ.items() if k != "WEB_CONCURRENCY"},
+                "PYTHONUNBUFFERED": "1",
+            },
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
