@@ -23,10 +23,15 @@ _thread: threading.Thread | None = None
 MAX_BATCH = 500
 
 
+def writes_inline() -> bool:
+    """Batching off (HELP_LOG_BATCH_SECONDS 0): submit() writes to the database itself."""
+    return float(conf.get("HELP_LOG_BATCH_SECONDS")) <= 0
+
+
 def submit(*rows: QueryLog) -> None:
     """Queue `rows` for the next batch (or write them now when batching is off)."""
     global _thread
-    if float(conf.get("HELP_LOG_BATCH_SECONDS")) <= 0:
+    if writes_inline():
         _write(list(rows))
         return
     with _lock:

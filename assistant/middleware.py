@@ -14,17 +14,25 @@ from .errors import ApiError, error_response, from_exception, is_api_path
 log = logging.getLogger(__name__)
 
 
-class _SyncAndAsync:
-    """A middleware that runs on the event loop under ASGI (no hop to a thread per request)."""
+class _OnTheLoop:
+    """Lets a middleware run on the event loop under ASGI (no hop to a thread per request):
+    its __call__ hands async requests to __acall__ once `_adapt` has seen the chain is async."""
 
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response):
-        self.get_response = get_response
+    def _adapt(self, get_response) -> None:
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
+
+
+class _SyncAndAsync(_OnTheLoop):
+    """A middleware whose only work is `handle(request, response)`."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._adapt(get_response)
 
     def __call__(self, request):
         if self._async:
@@ -38,20 +46,15 @@ class _SyncAndAsync:
         return response
 
 
-class StaticFilesMiddleware(WhiteNoiseMiddleware):
+class StaticFilesMiddleware(_OnTheLoop, WhiteNoiseMiddleware):
     """WhiteNoise that an async chain can run on the event loop: only paths under
     STATIC_URL go to WhiteNoise (in a thread: it reads files); the rest pass straight on.
     (Plain WhiteNoise is sync-only, which would put every request, streams included, through
     a thread of its own under ASGI.)"""
 
-    sync_capable = True
-    async_capable = True
-
     def __init__(self, get_response=None, *args, **kwargs):
         super().__init__(get_response, *args, **kwargs)
-        self._async = iscoroutinefunction(get_response)
-        if self._async:
-            markcoroutinefunction(self)
+        self._adapt(get_response)
 
     def __call__(self, request):
         if self._async:

@@ -33,13 +33,32 @@ def db_url(db_settings: dict) -> str:
     return f"postgres://{user}@{host}:{port}/{db_settings['NAME']}"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(proc: subprocess.Popen, url: str, seconds: float, log: str) -> None:
+    """Until GET `url` answers 200; RuntimeError (the process stopped) if `proc` exits or
+    `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.terminate()
+    proc.wait(10)
+    raise RuntimeError(f"{proc.args[2]} did not start; see {log}")
+
+
 class LiveGunicorn:
     """The app under gunicorn (uvicorn workers, as in production) on a free loopback port."""
 
     def __init__(self, env: dict, workers: int = 2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [
@@ -58,15 +77,9 @@ class LiveGunicorn:
             stdout=subprocess.DEVNULL,
             stderr=open(ROOT / ".pytest-gunicorn.log", "ab"),
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/assistant/api/health/", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("gunicorn did not start; see .pytest-gunicorn.log")
+        wait_until_serving(
+            self.proc, self.url + "/assistant/api/health/", 30, ".pytest-gunicorn.log"
+        )
 
     def session(self) -> requests.Session:
         """A client with the CSRF cookie and header the widget would send."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from .. import answer_cache, backends, conf, metrics, querylog, ratelimit, redis_async
+from .. import answer_cache, backends, conf, log_writer, metrics, querylog, ratelimit, redis_async
 from ..errors import ApiError
 from ..models import CacheLevel, QueryStatus
 from ..prompt import Prompt, build_prompt
@@ -23,6 +23,7 @@ from ..text import normalise_question
 from . import flight as flights
 from .events import (
     ERROR_STATUS,
+    TERMINAL,
     Done,
     Error,
     Event,
@@ -91,10 +92,10 @@ class Answer:
 
 
 async def _record(outcome: Outcome, endpoint: str) -> None:
-    if float(conf.get("HELP_LOG_BATCH_SECONDS")) > 0:
-        querylog.record_outcome(outcome, endpoint)  # queued for the batch writer: no I/O
-    else:
+    if log_writer.writes_inline():
         await sync_to_async(querylog.record_outcome)(outcome, endpoint)
+    else:
+        querylog.record_outcome(outcome, endpoint)  # queued for the batch writer: no I/O
 
 
 _cache_get = sync_to_async(answer_cache.get, thread_sensitive=False)
@@ -296,7 +297,7 @@ async def _follow(flight: flights.AnyFlight, leader: bool, prompt: Prompt) -> As
                 elif isinstance(event, Error) and not sent and event.code != "cancelled":
                     break  # nothing reached the reader: answer from the docs below
                 yield event
-                if isinstance(event, Done | Error):
+                if isinstance(event, TERMINAL):
                     return
     except redis_async.ERRORS as exc:
         log.warning("single-flight follow failed: %s", exc)

@@ -10,6 +10,3 @@ class OllamaBackend(RemoteBackend):
     hosts_setting = "OLLAMA_URL"
     model_setting = "OLLAMA_MODEL"
 
-
-def host_breaker_name(host: str) -> str:
-    return OllamaBackend().breaker_name(host)
