@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "ASSISTANT_BACKENDS": ["ollama", "embedded", "docs"],
     "ASSISTANT_EMBEDDED_MODEL": "",
     "HELP_RATE_LIMIT": "10/60",
+    # Widget-hit reports per visitor per window: the widget sends at most one per 5 s.
+    "HELP_HITS_RATE_LIMIT": "12/60",
     "ASSISTANT_METRICS_TOKEN": "",
     "HELP_WEB_WORKERS": 1,
     "HELP_LOG_RETENTION_DAYS": 90,
@@ -85,7 +87,7 @@ def backends() -> list[str]:
     return [b.strip() for b in value if b.strip()]
 
 
-def rate_limit() -> tuple[int, int]:
-    """HELP_RATE_LIMIT as (calls, seconds); "10/60" → (10, 60)."""
-    calls, _, seconds = str(get("HELP_RATE_LIMIT")).partition("/")
+def rate_limit(name: str = "HELP_RATE_LIMIT") -> tuple[int, int]:
+    """A "calls/seconds" setting as (calls, seconds); "10/60" → (10, 60)."""
+    calls, _, seconds = str(get(name)).partition("/")
     return int(calls), int(seconds or 60)

@@ -19,6 +19,10 @@ REQUESTS = Counter(
     "helpdesk_requests_total", "Questions answered", ["endpoint", "backend", "status"]
 )
 CACHE_HITS = Counter("helpdesk_cache_hits_total", "Answers served from a cache", ["level"])
+WIDGET_HITS_REJECTED = Counter(
+    "helpdesk_widget_hits_rejected_total",
+    "Widget hits ignored: the answer id was unknown or issued to another visitor",
+)
 UPSTREAM_LATENCY = Histogram(
     "helpdesk_upstream_latency_seconds", "Model call duration", ["backend"], buckets=_BUCKETS
 )

@@ -91,7 +91,70 @@ class QueryLog(models.Model):
 
     class Meta:
         ordering = ["-created"]
-        indexes = [models.Index(fields=["created", "backend"])]
+        indexes = [
+            models.Index(fields=["created", "backend"]),
+            # The "marked unhelpful" list reads the few down-voted rows live.
+            models.Index(
+                fields=["created"],
+                condition=models.Q(helpful=False),
+                name="assistant_querylog_unhelpful",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.question
+
+
+class QueryRollup(models.Model):
+    """One day of the query log per backend, cache level and status: counts, the guard's
+    removals and fixed-bucket latency histograms (assistant.histogram). The statistics page
+    reads these for whole days and the log itself only for the rest."""
+
+    day = models.DateField(db_index=True)
+    backend = models.CharField(max_length=20, blank=True)
+    cache_level = models.CharField(max_length=20, choices=CacheLevel.choices)
+    status = models.CharField(max_length=20, choices=QueryStatus.choices)
+    n = models.PositiveIntegerField(default=0)
+    latency_hist = models.JSONField(default=list, blank=True)
+    ttft_hist = models.JSONField(default=list, blank=True)
+    guard_answers = models.PositiveIntegerField(default=0)
+    guard_removed = models.PositiveIntegerField(default=0)
+    guard_kinds = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "backend", "cache_level", "status"], name="assistant_rollup_cell"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.backend or '-'} {self.cache_level} {self.status}: {self.n}"
+
+
+class QuestionRollup(models.Model):
+    """One day of one question: how many distinct visitors asked it (rate-limited asks aside)
+    and how many times the docs did not cover it."""
+
+    day = models.DateField(db_index=True)
+    question = models.CharField(max_length=500)
+    visitors = models.PositiveIntegerField(default=0)
+    unmatched = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "question"], name="assistant_rollup_question")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.question}"
+
+
+class RolledDay(models.Model):
+    """A day whose rollups are written: the statistics read it from them."""
+
+    day = models.DateField(primary_key=True)
+    rolled_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return str(self.day)

@@ -8,8 +8,6 @@ from django.utils import timezone
 from . import log_writer, metrics
 from .answering.outcome import Outcome
 from .models import CacheLevel, QueryLog, QueryStatus
-from .selectors import audience_for
-from .text import normalise_question
 
 
 def record_outcome(outcome: Outcome, endpoint: str) -> None:
@@ -47,26 +45,59 @@ def record_outcome(outcome: Outcome, endpoint: str) -> None:
     log_writer.submit(row)
 
 
-def record_widget_hits(*, hits: list[tuple[str, str]], user, visitor: str) -> int:
-    """Log answers the widget served from its local cache, through the batched log writer."""
+def _issued_to(visitor: str, answer_ids: set[str]) -> dict[str, QueryLog]:
+    """The answers among `answer_ids` that the server gave to `visitor` (widget replays are
+    not answers the server gave)."""
+    ids = set()
+    for answer_id in answer_ids:
+        try:
+            ids.add(uuid.UUID(answer_id))
+        except ValueError:
+            continue
+
+    def read() -> dict[str, QueryLog]:
+        rows = QueryLog.objects.filter(id__in=ids, visitor=visitor).exclude(
+            cache_level=CacheLevel.WIDGET
+        )
+        return {str(row.id): row for row in rows}
+
+    if not ids:
+        return {}
+    found = read()
+    if len(found) < len(ids) and log_writer.flush():  # some may still wait in the batch
+        found = read()
+    return found
+
+
+def record_widget_hits(*, answer_ids: list[str], visitor: str) -> int:
+    """Log the answers the widget replayed from its local cache, each as the answer the server
+    issued under that id to this visitor: its question, page and docs come from the server's
+    own row, so a hit can repeat an answer but never invent a question. Unknown or foreign ids
+    are ignored and counted as rejected. Returns the hits logged."""
+    issued = _issued_to(visitor, set(answer_ids))
     now = timezone.now()
-    audience = audience_for(user)
     rows = [
         QueryLog(
             created=now,
-            path=path,
-            question=normalise_question(question)[:500],
-            audience=audience,
+            path=original.path,
+            question=original.question,
+            audience=original.audience,
+            backend=original.backend,
+            model=original.model,
             cache_level=CacheLevel.WIDGET,
-            status=QueryStatus.OK,
+            status=original.status,
             latency_ms=0,
+            doc_ids=original.doc_ids,
+            top_doc_id=original.top_doc_id,
+            doc_matched=original.doc_matched,
             visitor=visitor,
         )
-        for path, question in hits
-        if normalise_question(question)
+        for original in (issued.get(answer_id) for answer_id in answer_ids)
+        if original is not None
     ]
     log_writer.submit(*rows)
     metrics.CACHE_HITS.labels("widget").inc(len(rows))
+    metrics.WIDGET_HITS_REJECTED.inc(len(answer_ids) - len(rows))
     return len(rows)
 
 

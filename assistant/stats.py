@@ -1,18 +1,21 @@
-"""Reads for the admin's statistics page: latency percentiles, cache and error rates, questions.
+"""Reads for the admin's statistics page: latency percentiles, cache and error rates, questions
+(from the daily rollups and the log's newest rows: assistant.rollups).
 
-Percentiles are computed by the database where it can (PostgreSQL's percentile_cont) and,
-on SQLite, by the same continuous definition in Python.
+`percentiles` computes exact ones (PostgreSQL's percentile_cont, the same definition in Python
+on SQLite): what the histograms are checked against in the tests and `make bench`.
 """
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Aggregate, Count, F, FloatField, QuerySet
 from django.utils import timezone
 
+from . import histogram, rollups
 from .models import CacheLevel, QueryLog, QueryStatus
 
 PERCENTILES = (0.5, 0.95, 0.99)
@@ -73,82 +76,103 @@ def percentiles(qs: QuerySet, *fields: str, group_by: tuple[str, ...] = ()) -> l
     return out
 
 
-def _most_asked(qs: QuerySet, limit: int = 20) -> list[dict]:
-    return list(qs.values("question").annotate(n=Count("pk")).order_by("-n", "question")[:limit])
+def _timing_row(latency: list[int], ttft: list[int]) -> dict:
+    row: dict = {"n": sum(latency)}
+    for field, counts in (("latency_ms", latency), ("ttft_ms", ttft)):
+        row.update({name: histogram.percentile(counts, p) for name, p in _names(field).items()})
+    return row
 
 
-def latency_stats(*, since: datetime) -> dict:
-    """Everything the statistics page shows for the questions asked since `since`."""
-    logs = QueryLog.objects.filter(created__gte=since)
-    timed = logs.filter(status__in=ANSWERED).exclude(cache_level=CacheLevel.WIDGET)
-    total = logs.count()
-    by_day = timed.annotate(day=TruncDate("created"))
+def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
+    """Everything the statistics page shows for the questions asked in [since, until): whole
+    days from the daily rollups, the rest from the log (assistant.rollups). Percentiles are
+    read from fixed-bucket histograms: within one bucket (15 %) of the exact ones."""
+    part = rollups.window(since, until or timezone.now())
+    cells = rollups.cells_of(part)
 
-    timings = ("latency_ms", "ttft_ms")
-    overall = percentiles(timed, *timings)[0]
-    per_day = percentiles(by_day, *timings, group_by=("day",))
-    per_backend = percentiles(timed, *timings, group_by=("backend",))
-    counts = logs.aggregate(
-        fallback=Count("pk", filter=Q(status=QueryStatus.FALLBACK)),
-        not_covered=Count("pk", filter=Q(status=QueryStatus.NOT_COVERED)),
-        errors=Count("pk", filter=Q(status=QueryStatus.ERROR)),
-        limited=Count("pk", filter=Q(status=QueryStatus.RATE_LIMITED)),
-        **{level: Count("pk", filter=Q(cache_level=level)) for level in CacheLevel.values},
-    )
+    def timed(key: rollups.CellKey) -> bool:
+        _, _, level, status = key
+        return status in ANSWERED and level != CacheLevel.WIDGET
+
+    def merged(group: Callable[[rollups.CellKey], Any]) -> dict[Any, list]:
+        """[latency histogram, TTFT histogram, rows] of the timed cells, per group."""
+        out: dict[Any, list] = {}
+        for key, cell in cells.items():
+            if timed(key):
+                acc = out.setdefault(group(key), [histogram.empty(), histogram.empty(), 0])
+                histogram.add(acc[0], cell.latency)
+                histogram.add(acc[1], cell.ttft)
+                acc[2] += cell.n
+        return out
+
+    overall = merged(lambda key: None).get(None, [histogram.empty(), histogram.empty(), 0])
+    per_day = [
+        {"day": day, **_timing_row(lat, ttft)}
+        for day, (lat, ttft, _) in sorted(merged(lambda key: key[0]).items())
+        if sum(lat)
+    ]
+    by_backend = merged(lambda key: key[1])
+    per_backend = [
+        {"backend": b, **_timing_row(lat, ttft)}
+        for b, (lat, ttft, _) in sorted(by_backend.items())
+        if sum(lat)
+    ]
+    total = sum(cell.n for cell in cells.values())
+
+    def count(where: Callable[[rollups.CellKey], bool]) -> int:
+        return sum(cell.n for key, cell in cells.items() if where(key))
 
     def rate(n: int) -> float:
         return round(n / total, 4) if total else 0.0
 
+    guard = rollups.Cell()
+    for cell in cells.values():
+        guard.add_guard(cell.guard_answers, cell.guard_removed, cell.guard_kinds)
     return {
         "since": since,
         "total": total,
-        "overall": overall,
+        "overall": _timing_row(overall[0], overall[1]),
         "per_day": per_day,
         "per_backend": per_backend,
-        "cache_rates": {level: rate(counts[level]) for level in CacheLevel.values},
-        "fallback_rate": rate(counts["fallback"]),
-        "not_covered_rate": rate(counts["not_covered"]),
-        "guard": guard_stats(logs),
-        "error_rate": rate(counts["errors"]),
-        "rate_limited": counts["limited"],
-        "backend_mix": list(
-            timed.values("backend").annotate(n=Count("pk")).order_by("-n", "backend")
+        "cache_rates": {
+            level: rate(count(lambda key, level=level: key[2] == level))
+            for level in CacheLevel.values
+        },
+        "fallback_rate": rate(count(lambda key: key[3] == QueryStatus.FALLBACK)),
+        "not_covered_rate": rate(count(lambda key: key[3] == QueryStatus.NOT_COVERED)),
+        "guard": {
+            "answers": guard.guard_answers,
+            "removed": guard.guard_removed,
+            "by_kind": sorted(guard.guard_kinds.items(), key=lambda kv: (-kv[1], kv[0])),
+        },
+        "error_rate": rate(count(lambda key: key[3] == QueryStatus.ERROR)),
+        "rate_limited": count(lambda key: key[3] == QueryStatus.RATE_LIMITED),
+        "backend_mix": sorted(
+            ({"backend": b, "n": n} for b, (_, _, n) in by_backend.items()),
+            key=lambda r: (-r["n"], r["backend"]),
         ),
-        "top_questions": top_questions(since=since),
-        "unmatched": _most_asked(logs.filter(doc_matched=False)),
+        "top_questions": rollups.most(part, "visitors"),
+        "unmatched": rollups.most(part, "unmatched"),
         "unhelpful": unhelpful_questions(since=since),
     }
 
 
-def guard_stats(logs: QuerySet) -> dict:
-    """What the grounding guard removed from model answers: how many answers, and by kind."""
-    touched = logs.filter(guard_removed__gt=0)
-    by_kind: dict[str, int] = defaultdict(int)
-    for kinds in touched.values_list("guard_kinds", flat=True):
-        for kind, n in (kinds or {}).items():
-            by_kind[kind] += int(n)
-    agg = touched.aggregate(answers=Count("pk"), removed=Sum("guard_removed"))
-    return {
-        "answers": agg["answers"],
-        "removed": agg["removed"] or 0,
-        "by_kind": sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0])),
-    }
-
-
 def top_questions(*, since: datetime, limit: int = 20) -> list[dict]:
-    asked = QueryLog.objects.filter(created__gte=since).exclude(status=QueryStatus.RATE_LIMITED)
-    return _most_asked(asked, limit)
+    """The questions the most visitors asked (distinct visitors per day, summed): one visitor
+    asking again, or replaying an answer from the widget's cache, counts once a day."""
+    return rollups.most(rollups.window(since, timezone.now()), "visitors", limit)
 
 
 def top_questions_by_section(*, since: datetime, limit: int) -> list[tuple[str, str]]:
-    """[(question, path)] most asked since `since`, per page section, most asked first."""
+    """[(question, path)] asked by the most visitors since `since`, per page section, most
+    asked first; only questions the docs covered (a model never answers what no doc says)."""
     from .selectors import section_of
 
     counts: dict[tuple[str, str], int] = defaultdict(int)
     rows = (
         QueryLog.objects.filter(created__gte=since, status__in=ANSWERED, doc_matched=True)
         .values("question", "path")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("visitor", distinct=True))
     )
     for row in rows:
         counts[(row["question"], section_of(row["path"]))] += row["n"]

@@ -15,6 +15,11 @@ def prefetch_common_questions(limit: int = 20) -> dict:
     return upkeep.prefetch_common_questions(limit=limit)
 
 
+@shared_task(ignore_result=True, expires=600)
+def roll_up_query_logs() -> dict:
+    return upkeep.query_logs_roll_up()
+
+
 @shared_task(ignore_result=True)
 def purge_old_query_logs() -> int:
     return upkeep.query_logs_purge()

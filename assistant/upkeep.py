@@ -1,4 +1,5 @@
-"""Services run by Celery beat: keep the model warm, prefetch common questions, purge logs."""
+"""Services run by Celery beat: keep the model warm, prefetch common questions, roll up and
+purge the query log."""
 
 import logging
 from datetime import timedelta
@@ -6,7 +7,7 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
-from . import answer_cache, conf
+from . import answer_cache, conf, rollups
 from .answering.service import AnswerFailed, Question, answer_now
 from .backends import REGISTRY, BackendError, RemoteBackend
 from .backends.embedded import get_model
@@ -65,7 +66,23 @@ def prefetch_common_questions(*, limit: int = 20, hours: int = 24) -> dict:
     return {"answered": done, "skipped": skipped, "failed": failed}
 
 
-def query_logs_purge(*, older_than_days: int | None = None) -> int:
+def query_logs_roll_up() -> dict:
+    """Write the daily rollups the statistics page reads (assistant.rollups)."""
+    return rollups.roll_up()
+
+
+# Rows deleted per statement: each delete is its own short transaction, so the purge never
+# holds a long lock on the log that every answer writes to.
+PURGE_BATCH = 5000
+
+
+def query_logs_purge(*, older_than_days: int | None = None, batch: int = PURGE_BATCH) -> int:
+    """Delete the log rows (and rollups) older than HELP_LOG_RETENTION_DAYS, in batches."""
     days = older_than_days or int(conf.get("HELP_LOG_RETENTION_DAYS"))
-    deleted, _ = QueryLog.objects.filter(created__lt=timezone.now() - timedelta(days=days)).delete()
+    cutoff = timezone.now() - timedelta(days=days)
+    old = QueryLog.objects.filter(created__lt=cutoff)
+    deleted = 0
+    while ids := list(old.order_by("created").values_list("pk", flat=True)[:batch]):
+        deleted += QueryLog.objects.filter(pk__in=ids).delete()[0]
+    rollups.purge(timezone.localtime(cutoff).date())
     return deleted

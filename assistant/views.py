@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import conf, health, metrics, sse, streams
+from . import conf, health, metrics, ratelimit, sse, streams
 from .answering.service import Answer, Question, ask
 from .errors import ApiError, error_response
 from .markdown import render_markdown
@@ -79,8 +79,10 @@ def feedback_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def widget_hits_view(request: HttpRequest) -> HttpResponse:
-    hits = widget_hits_input(request)
-    record_widget_hits(hits=hits, user=request.user, visitor=_visitor(request))
+    answer_ids = widget_hits_input(request)
+    visitor = _visitor(request)
+    ratelimit.check(visitor, "HELP_HITS_RATE_LIMIT", "hit reports")
+    record_widget_hits(answer_ids=answer_ids, visitor=visitor)
     return HttpResponse(status=204)
 
 

@@ -144,6 +144,7 @@ OPENAI_BASE_URL = env("OPENAI_BASE_URL")
 OPENAI_MODEL = env("OPENAI_MODEL")
 OPENAI_API_KEY = env("OPENAI_API_KEY")
 HELP_RATE_LIMIT = env("HELP_RATE_LIMIT", "10/60")
+HELP_HITS_RATE_LIMIT = env("HELP_HITS_RATE_LIMIT", "12/60")
 ASSISTANT_METRICS_TOKEN = env("ASSISTANT_METRICS_TOKEN")
 # Expected number of web worker processes; the system check warns when the cache
 # is local memory while several are expected.
@@ -177,6 +178,10 @@ CELERY_BEAT_SCHEDULE = {
     "assistant-prefetch": {
         "task": "assistant.tasks.prefetch_common_questions",
         "schedule": timedelta(seconds=int(env("HELP_PREFETCH_EVERY", "900"))),
+    },
+    "assistant-roll-up-logs": {
+        "task": "assistant.tasks.roll_up_query_logs",
+        "schedule": timedelta(seconds=int(env("HELP_ROLLUP_EVERY", "600"))),
     },
     "assistant-purge-logs": {
         "task": "assistant.tasks.purge_old_query_logs",

@@ -127,6 +127,33 @@ def test_bad_input_is_a_400_json_error(ask, label, body, endpoint):
     assert r.json()["error"]["message"]
 
 
+DEEP = "[" * 50_000 + "]" * 50_000
+HOSTILE = [
+    ("50,000 levels of arrays", DEEP, 400, "invalid_request"),
+    (
+        "deep value inside the object",
+        '{"question": "ok", "hints": ' + DEEP + "}",
+        400,
+        "invalid_request",
+    ),
+    (
+        "a 3 MB body (past Django's upload limit)",
+        json.dumps({"question": "x" * 3_000_000}),
+        413,
+        "too_large",
+    ),
+    ("a 300 KB body", json.dumps({"question": "ok", "hints": "h" * 300_000}), 413, "too_large"),
+]
+
+
+@pytest.mark.parametrize("endpoint", ["help", "help/stream", "feedback", "widget-hits"])
+@pytest.mark.parametrize("label,body,status,code", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_bodies_are_a_4xx_json_error_never_a_500(ask, label, body, status, code, endpoint):
+    r = ask(body, endpoint=endpoint)
+    assert (r.status_code, r["Content-Type"]) == (status, "application/json"), label
+    assert r.json()["error"]["code"] == code
+
+
 def test_question_at_the_limit_is_accepted(ask, db):
     assert ask({"question": "x" * 500}).status_code == 200
 

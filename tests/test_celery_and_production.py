@@ -99,6 +99,27 @@ def test_retention_task_deletes_old_logs_only(settings):
     assert list(QueryLog.objects.values_list("question", flat=True)) == ["new"]
 
 
+@pytest.mark.django_db
+def test_the_purge_deletes_in_short_batches(settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assistant import upkeep
+
+    settings.HELP_LOG_RETENTION_DAYS = 30
+    old = timezone.now() - timedelta(days=40)
+    QueryLog.objects.bulk_create(
+        QueryLog(created=old, question=f"old {i}", audience="public", status="ok")
+        for i in range(12)
+    )
+    QueryLog.objects.create(created=timezone.now(), question="new", audience="public", status="ok")
+    with CaptureQueriesContext(connection) as queries:
+        assert upkeep.query_logs_purge(batch=5) == 12
+    deletes = [q for q in queries if q["sql"].startswith('DELETE FROM "assistant_querylog"')]
+    assert len(deletes) == 3  # 5 + 5 + 2, each its own statement
+    assert list(QueryLog.objects.values_list("question", flat=True)) == ["new"]
+
+
 def _settings_in_subprocess(expr: str, **env) -> str:
     code = (
         "import django, json; django.setup(); from django.conf import settings; "
@@ -125,15 +146,16 @@ def test_beat_schedule_holds_the_tasks_at_their_intervals():
     assert schedule == {
         "assistant-warm-up": ["assistant.tasks.warm_up", 240.0],
         "assistant-prefetch": ["assistant.tasks.prefetch_common_questions", 900.0],
+        "assistant-roll-up-logs": ["assistant.tasks.roll_up_query_logs", 600.0],
         "assistant-purge-logs": ["assistant.tasks.purge_old_query_logs", 86400.0],
     }
-    assert 240 < 5 * 60  # warm-up comes before the 5 m keep_alive runs out
     changed = _settings_in_subprocess(
         "settings.CELERY_BEAT_SCHEDULE['assistant-warm-up']['schedule'].total_seconds()",
         HELP_WARM_UP_EVERY="60",
     )
     assert changed == 60.0
-    for task in ("warm_up", "prefetch_common_questions", "purge_old_query_logs"):
+    for task in ("warm_up", "prefetch_common_questions", "roll_up_query_logs",
+                 "purge_old_query_logs"):
         assert f"assistant.tasks.{task}" in app.tasks
 
 

@@ -255,7 +255,7 @@ class HelpWidget {
       this.feedback.hidden = false;
       this.status.textContent = cached.backend === "docs" ? this.docsNotice() : "";
       this.root().dataset.lastSource = "local-cache";
-      this.noteHit(question);
+      this.noteHit(cached.id, question);
       return;
     }
 
@@ -359,9 +359,11 @@ class HelpWidget {
     }
   }
 
-  // Local cache hits are reported in batches so the statistics still count them.
-  noteHit(question) {
-    this.pendingHits.push({ path: location.pathname, question });
+  // Local cache hits are reported in batches so the statistics still count them. A hit names
+  // the answer id the server issued: the server counts it only for the visitor it gave it to.
+  noteHit(answerId, question) {
+    if (!answerId) return;
+    this.pendingHits.push({ id: answerId, path: location.pathname, question });
     clearTimeout(this.hitsTimer);
     this.hitsTimer = setTimeout(() => this.flushHits(), 5000);
   }

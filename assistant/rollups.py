@@ -1,0 +1,231 @@
+"""Daily rollups of the query log, so the statistics page costs the same at a million rows as
+at a thousand: whole days are read from QueryRollup/QuestionRollup, the rest of a window (the
+partial first day, today) from the log itself through the same summarising code.
+
+A Celery task (`rollup_query_logs`) writes each finished day once, and the last one again on
+every run, so rows that reached the log late are still counted.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db import transaction
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from . import histogram
+from .models import QueryLog, QueryRollup, QueryStatus, QuestionRollup, RolledDay
+
+# (day, backend, cache level, status)
+CellKey = tuple[date, str, str, str]
+
+
+@dataclass
+class Cell:
+    """What the page needs of the rows of one CellKey."""
+
+    n: int = 0
+    latency: list[int] = field(default_factory=histogram.empty)
+    ttft: list[int] = field(default_factory=histogram.empty)
+    guard_answers: int = 0
+    guard_removed: int = 0
+    guard_kinds: dict[str, int] = field(default_factory=dict)
+
+    def add_guard(self, answers: int, removed: int, kinds: dict) -> None:
+        self.guard_answers += answers
+        self.guard_removed += removed
+        for kind, n in (kinds or {}).items():
+            self.guard_kinds[kind] = self.guard_kinds.get(kind, 0) + int(n)
+
+
+@dataclass(frozen=True)
+class Window:
+    """[since, until) as whole days read from the rollups and time ranges read from the log."""
+
+    rolled: tuple[date, ...]
+    live: QuerySet
+
+    @property
+    def rolled_cells(self) -> QuerySet:
+        return QueryRollup.objects.filter(day__in=self.rolled)
+
+    @property
+    def rolled_questions(self) -> QuerySet:
+        return QuestionRollup.objects.filter(day__in=self.rolled)
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _day_of(moment: datetime) -> date:
+    return timezone.localtime(moment).date()
+
+
+def window(since: datetime, until: datetime) -> Window:
+    """Split [since, until) into the rolled-up days wholly inside it and the rest."""
+    first, last = _day_of(since), _day_of(until)
+    if _start(first) < since:
+        first += timedelta(days=1)
+    # Days ending at or before `until`; today is never rolled up.
+    rolled = sorted(
+        RolledDay.objects.filter(day__gte=first, day__lt=last).values_list("day", flat=True)
+    )
+    ranges, cursor = [], since
+    for day in rolled:
+        if cursor < _start(day):
+            ranges.append((cursor, _start(day)))
+        cursor = _start(day + timedelta(days=1))
+    if cursor < until:
+        ranges.append((cursor, until))
+    live = Q(pk__in=[])
+    for low, high in ranges:
+        live |= Q(created__gte=low, created__lt=high)
+    return Window(rolled=tuple(rolled), live=QueryLog.objects.filter(live))
+
+
+def summarise(logs: QuerySet) -> dict[CellKey, Cell]:
+    """The cells of these log rows: two queries whatever their number."""
+    by_day = logs.order_by().annotate(day=TruncDate("created"))
+    keys = ("day", "backend", "cache_level", "status")
+    cells: dict[CellKey, Cell] = {}
+    counted = (
+        by_day.annotate(lb=histogram.bucket_of("latency_ms"), tb=histogram.bucket_of("ttft_ms"))
+        .values(*keys, "lb", "tb")
+        .annotate(k=Count("pk"))
+    )
+    for row in counted:
+        cell = cells.setdefault(tuple(row[k] for k in keys), Cell())
+        cell.n += row["k"]
+        if row["lb"] is not None:
+            cell.latency[row["lb"]] += row["k"]
+        if row["tb"] is not None:
+            cell.ttft[row["tb"]] += row["k"]
+    guarded = by_day.filter(guard_removed__gt=0).values_list(*keys, "guard_removed", "guard_kinds")
+    for *key, removed, kinds in guarded:
+        cells[tuple(key)].add_guard(1, removed, kinds)
+    return cells
+
+
+def rolled_cells(rollups: QuerySet) -> dict[CellKey, Cell]:
+    cells: dict[CellKey, Cell] = {}
+    for r in rollups:
+        cell = cells.setdefault((r.day, r.backend, r.cache_level, r.status), Cell())
+        cell.n += r.n
+        histogram.add(cell.latency, r.latency_hist)
+        histogram.add(cell.ttft, r.ttft_hist)
+        cell.add_guard(r.guard_answers, r.guard_removed, r.guard_kinds)
+    return cells
+
+
+def cells_of(part: Window) -> dict[CellKey, Cell]:
+    """Every cell of the window: rolled days and live ranges never share a day key but for
+    the partial days at either end, which only the live part has."""
+    cells = rolled_cells(part.rolled_cells)
+    for key, cell in summarise(part.live).items():
+        into = cells.setdefault(key, Cell())
+        into.n += cell.n
+        histogram.add(into.latency, cell.latency)
+        histogram.add(into.ttft, cell.ttft)
+        into.add_guard(cell.guard_answers, cell.guard_removed, cell.guard_kinds)
+    return cells
+
+
+def _question_counts(logs: QuerySet) -> QuerySet:
+    """Per day and question: distinct visitors (rate-limited asks aside) and uncovered asks."""
+    return (
+        logs.order_by()
+        .annotate(day=TruncDate("created"))
+        .values("day", "question")
+        .annotate(
+            visitors=Count("visitor", distinct=True, filter=~Q(status=QueryStatus.RATE_LIMITED)),
+            unmatched=Count("pk", filter=Q(doc_matched=False)),
+        )
+    )
+
+
+def most(part: Window, measure: str, limit: int = 20) -> list[dict]:
+    """The questions with the highest sum of `measure` ("visitors": distinct visitors per day,
+    summed over the days; "unmatched": asks the docs did not cover), as [{"question", "n"}].
+    Exact: a question only the live part could lift is looked up in the rollups by name."""
+    live: dict[str, int] = {}
+    for row in _question_counts(part.live):
+        if row[measure]:
+            live[row["question"]] = live.get(row["question"], 0) + row[measure]
+    rolled = part.rolled_questions.filter(**{f"{measure}__gt": 0}).values("question")
+    sums = {
+        r["question"]: r["n"]
+        for r in rolled.annotate(n=Sum(measure)).order_by("-n", "question")[:limit]
+    }
+    others = [q for q in live if q not in sums]
+    for start in range(0, len(others), 1000):
+        chunk = rolled.filter(question__in=others[start : start + 1000])
+        sums.update({r["question"]: r["n"] for r in chunk.annotate(n=Sum(measure))})
+    for question, n in live.items():
+        sums[question] = sums.get(question, 0) + n
+    ranked = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return [{"question": q, "n": n} for q, n in ranked]
+
+
+# --- Writing ------------------------------------------------------------------------------
+
+
+def roll_up_day(day: date) -> int:
+    """(Re)write the rollups of `day` in one transaction; returns the log rows it covers."""
+    logs = QueryLog.objects.filter(
+        created__gte=_start(day), created__lt=_start(day + timedelta(days=1))
+    )
+    cells = summarise(logs)
+    questions = [
+        QuestionRollup(
+            day=day, question=r["question"], visitors=r["visitors"], unmatched=r["unmatched"]
+        )
+        for r in _question_counts(logs)
+    ]
+    with transaction.atomic():
+        QueryRollup.objects.filter(day=day).delete()
+        QuestionRollup.objects.filter(day=day).delete()
+        QueryRollup.objects.bulk_create(
+            QueryRollup(
+                day=day,
+                backend=backend,
+                cache_level=level,
+                status=status,
+                n=cell.n,
+                latency_hist=histogram.trimmed(cell.latency),
+                ttft_hist=histogram.trimmed(cell.ttft),
+                guard_answers=cell.guard_answers,
+                guard_removed=cell.guard_removed,
+                guard_kinds=cell.guard_kinds,
+            )
+            for (_, backend, level, status), cell in cells.items()
+        )
+        QuestionRollup.objects.bulk_create(questions, batch_size=2000)
+        RolledDay.objects.update_or_create(day=day, defaults={"rolled_at": timezone.now()})
+    return sum(cell.n for cell in cells.values())
+
+
+def roll_up(now: datetime | None = None) -> dict:
+    """Roll up every finished day not rolled up yet, and the last rolled day again."""
+    today = _day_of(now or timezone.now())
+    last = RolledDay.objects.aggregate(d=Max("day"))["d"]
+    if last is None:
+        oldest = QueryLog.objects.aggregate(c=Min("created"))["c"]
+        if oldest is None:
+            return {"days": 0, "rows": 0}
+        last = _day_of(oldest)
+    days, rows, day = 0, 0, last
+    while day < today:
+        rows += roll_up_day(day)
+        days += 1
+        day += timedelta(days=1)
+    return {"days": days, "rows": rows}
+
+
+def purge(before: date) -> int:
+    """Drop the rollups of days before `before` (with the log rows they summarised)."""
+    deleted = 0
+    for model in (QueryRollup, QuestionRollup, RolledDay):
+        deleted += model.objects.filter(day__lt=before).delete()[0]
+    return deleted
