@@ -91,15 +91,7 @@ class QueryLog(models.Model):
 
     class Meta:
         ordering = ["-created"]
-        indexes = [
-            models.Index(fields=["created", "backend"]),
-            # The "marked unhelpful" list reads the few down-voted rows live.
-            models.Index(
-                fields=["created"],
-                condition=models.Q(helpful=False),
-                name="assistant_querylog_unhelpful",
-            ),
-        ]
+        indexes = [models.Index(fields=["created", "backend"])]
 
     def __str__(self) -> str:
         return self.question
@@ -133,13 +125,15 @@ class QueryRollup(models.Model):
 
 
 class QuestionRollup(models.Model):
-    """One day of one question: how many distinct visitors asked it (rate-limited asks aside)
-    and how many times the docs did not cover it."""
+    """One day of one question: how many distinct visitors asked it (rate-limited asks aside),
+    how many times the docs did not cover it, how many of its answers were voted unhelpful
+    (votes cast before the day's last rollup, about a day after it ended)."""
 
     day = models.DateField(db_index=True)
     question = models.CharField(max_length=500)
     visitors = models.PositiveIntegerField(default=0)
     unmatched = models.PositiveIntegerField(default=0)
+    unhelpful = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

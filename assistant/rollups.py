@@ -43,6 +43,8 @@ class Cell:
 class Window:
     """[since, until) as whole days read from the rollups and time ranges read from the log."""
 
+    since: datetime
+    until: datetime
     rolled: tuple[date, ...]
     live: QuerySet
 
@@ -55,7 +57,7 @@ class Window:
         return QuestionRollup.objects.filter(day__in=self.rolled)
 
 
-def _start(day: date) -> datetime:
+def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
@@ -66,7 +68,7 @@ def _day_of(moment: datetime) -> date:
 def window(since: datetime, until: datetime) -> Window:
     """Split [since, until) into the rolled-up days wholly inside it and the rest."""
     first, last = _day_of(since), _day_of(until)
-    if _start(first) < since:
+    if day_start(first) < since:
         first += timedelta(days=1)
     # Days ending at or before `until`; today is never rolled up.
     rolled = sorted(
@@ -74,34 +76,35 @@ def window(since: datetime, until: datetime) -> Window:
     )
     ranges, cursor = [], since
     for day in rolled:
-        if cursor < _start(day):
-            ranges.append((cursor, _start(day)))
-        cursor = _start(day + timedelta(days=1))
+        if cursor < day_start(day):
+            ranges.append((cursor, day_start(day)))
+        cursor = day_start(day + timedelta(days=1))
     if cursor < until:
         ranges.append((cursor, until))
     live = Q(pk__in=[])
     for low, high in ranges:
         live |= Q(created__gte=low, created__lt=high)
-    return Window(rolled=tuple(rolled), live=QueryLog.objects.filter(live))
+    return Window(since, until, tuple(rolled), QueryLog.objects.filter(live))
 
 
 def summarise(logs: QuerySet) -> dict[CellKey, Cell]:
-    """The cells of these log rows: two queries whatever their number."""
+    """The cells of these log rows: three queries whatever their number."""
     by_day = logs.order_by().annotate(day=TruncDate("created"))
     keys = ("day", "backend", "cache_level", "status")
     cells: dict[CellKey, Cell] = {}
-    counted = (
-        by_day.annotate(lb=histogram.bucket_of("latency_ms"), tb=histogram.bucket_of("ttft_ms"))
-        .values(*keys, "lb", "tb")
-        .annotate(k=Count("pk"))
-    )
-    for row in counted:
-        cell = cells.setdefault(tuple(row[k] for k in keys), Cell())
-        cell.n += row["k"]
-        if row["lb"] is not None:
-            cell.latency[row["lb"]] += row["k"]
-        if row["tb"] is not None:
-            cell.ttft[row["tb"]] += row["k"]
+    # One grouping per histogram: grouping by both buckets at once returns their product.
+    for column in ("latency_ms", "ttft_ms"):
+        counted = (
+            by_day.annotate(bucket=histogram.BucketOf(column))
+            .values_list(*keys, "bucket")
+            .annotate(k=Count("*"))
+        )
+        for *key, bucket, k in counted:
+            cell = cells.setdefault(tuple(key), Cell())
+            if column == "latency_ms":
+                cell.n += k
+            if bucket is not None:
+                (cell.latency if column == "latency_ms" else cell.ttft)[bucket] += k
     guarded = by_day.filter(guard_removed__gt=0).values_list(*keys, "guard_removed", "guard_kinds")
     for *key, removed, kinds in guarded:
         cells[tuple(key)].add_guard(1, removed, kinds)
@@ -110,30 +113,26 @@ def summarise(logs: QuerySet) -> dict[CellKey, Cell]:
 
 def rolled_cells(rollups: QuerySet) -> dict[CellKey, Cell]:
     cells: dict[CellKey, Cell] = {}
-    for r in rollups:
-        cell = cells.setdefault((r.day, r.backend, r.cache_level, r.status), Cell())
-        cell.n += r.n
-        histogram.add(cell.latency, r.latency_hist)
-        histogram.add(cell.ttft, r.ttft_hist)
-        cell.add_guard(r.guard_answers, r.guard_removed, r.guard_kinds)
+    fields = ("n", "latency_hist", "ttft_hist", "guard_answers", "guard_removed", "guard_kinds")
+    for *key, n, latency, ttft, answers, removed, kinds in rollups.values_list(
+        "day", "backend", "cache_level", "status", *fields
+    ):
+        # One row per key and day (a unique constraint): nothing to add up.
+        cells[tuple(key)] = Cell(
+            n, histogram.padded(latency), histogram.padded(ttft), answers, removed, dict(kinds)
+        )
     return cells
 
 
 def cells_of(part: Window) -> dict[CellKey, Cell]:
-    """Every cell of the window: rolled days and live ranges never share a day key but for
-    the partial days at either end, which only the live part has."""
-    cells = rolled_cells(part.rolled_cells)
-    for key, cell in summarise(part.live).items():
-        into = cells.setdefault(key, Cell())
-        into.n += cell.n
-        histogram.add(into.latency, cell.latency)
-        histogram.add(into.ttft, cell.ttft)
-        into.add_guard(cell.guard_answers, cell.guard_removed, cell.guard_kinds)
-    return cells
+    """Every cell of the window. Its live ranges are the days not rolled up, so the two
+    parts never share a key."""
+    return {**rolled_cells(part.rolled_cells), **summarise(part.live)}
 
 
 def _question_counts(logs: QuerySet) -> QuerySet:
-    """Per day and question: distinct visitors (rate-limited asks aside) and uncovered asks."""
+    """Per day and question: distinct visitors (rate-limited asks aside), uncovered asks and
+    answers voted unhelpful."""
     return (
         logs.order_by()
         .annotate(day=TruncDate("created"))
@@ -141,31 +140,36 @@ def _question_counts(logs: QuerySet) -> QuerySet:
         .annotate(
             visitors=Count("visitor", distinct=True, filter=~Q(status=QueryStatus.RATE_LIMITED)),
             unmatched=Count("pk", filter=Q(doc_matched=False)),
+            unhelpful=Count("pk", filter=Q(helpful=False)),
         )
     )
 
 
-def most(part: Window, measure: str, limit: int = 20) -> list[dict]:
-    """The questions with the highest sum of `measure` ("visitors": distinct visitors per day,
-    summed over the days; "unmatched": asks the docs did not cover), as [{"question", "n"}].
-    Exact: a question only the live part could lift is looked up in the rollups by name."""
-    live: dict[str, int] = {}
-    for row in _question_counts(part.live):
-        if row[measure]:
-            live[row["question"]] = live.get(row["question"], 0) + row[measure]
-    rolled = part.rolled_questions.filter(**{f"{measure}__gt": 0}).values("question")
-    sums = {
-        r["question"]: r["n"]
-        for r in rolled.annotate(n=Sum(measure)).order_by("-n", "question")[:limit]
-    }
-    others = [q for q in live if q not in sums]
-    for start in range(0, len(others), 1000):
-        chunk = rolled.filter(question__in=others[start : start + 1000])
-        sums.update({r["question"]: r["n"] for r in chunk.annotate(n=Sum(measure))})
-    for question, n in live.items():
-        sums[question] = sums.get(question, 0) + n
-    ranked = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-    return [{"question": q, "n": n} for q, n in ranked]
+MEASURES = ("visitors", "unmatched", "unhelpful")
+
+
+def most(part: Window, limit: int = 20) -> dict[str, list[dict]]:
+    """Per measure ("visitors": distinct visitors per day, summed over the days; "unmatched":
+    asks the docs did not cover; "unhelpful": answers voted down), the questions with the
+    highest sums: [{"question", "n"}]. One grouped query over the rollups, one over the log."""
+    sums: dict[str, list[int]] = {}
+    rolled = part.rolled_questions.values("question").annotate(
+        **{f"sum_{m}": Sum(m) for m in MEASURES}
+    )
+    for question, *counts in rolled.values_list("question", *(f"sum_{m}" for m in MEASURES)):
+        sums[question] = counts
+    for question, *counts in _question_counts(part.live).values_list("question", *MEASURES):
+        into = sums.setdefault(question, [0] * len(MEASURES))
+        for i, n in enumerate(counts):
+            into[i] += n
+    out = {}
+    for i, measure in enumerate(MEASURES):
+        ranked = sorted(
+            ((q, counts[i]) for q, counts in sums.items() if counts[i]),
+            key=lambda kv: (-kv[1], kv[0]),
+        )[:limit]
+        out[measure] = [{"question": q, "n": n} for q, n in ranked]
+    return out
 
 
 # --- Writing ------------------------------------------------------------------------------
@@ -174,13 +178,11 @@ def most(part: Window, measure: str, limit: int = 20) -> list[dict]:
 def roll_up_day(day: date) -> int:
     """(Re)write the rollups of `day` in one transaction; returns the log rows it covers."""
     logs = QueryLog.objects.filter(
-        created__gte=_start(day), created__lt=_start(day + timedelta(days=1))
+        created__gte=day_start(day), created__lt=day_start(day + timedelta(days=1))
     )
     cells = summarise(logs)
     questions = [
-        QuestionRollup(
-            day=day, question=r["question"], visitors=r["visitors"], unmatched=r["unmatched"]
-        )
+        QuestionRollup(day=day, **{k: r[k] for k in ("question", *MEASURES)})
         for r in _question_counts(logs)
     ]
     with transaction.atomic():

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, QuerySet
+from django.db.models import Aggregate, Count, FloatField, QuerySet
 from django.utils import timezone
 
 from . import histogram, rollups
@@ -90,28 +90,31 @@ def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
     part = rollups.window(since, until or timezone.now())
     cells = rollups.cells_of(part)
 
-    def timed(key: rollups.CellKey) -> bool:
-        _, _, level, status = key
-        return status in ANSWERED and level != CacheLevel.WIDGET
-
-    def merged(group: Callable[[rollups.CellKey], Any]) -> dict[Any, list]:
-        """[latency histogram, TTFT histogram, rows] of the timed cells, per group."""
-        out: dict[Any, list] = {}
-        for key, cell in cells.items():
-            if timed(key):
-                acc = out.setdefault(group(key), [histogram.empty(), histogram.empty(), 0])
+    # [latency histogram, TTFT histogram, rows] of the answered questions (widget replays
+    # aside: they took no time), per day and per backend, in one pass.
+    per: dict[str, dict[Any, list]] = {"day": {}, "backend": {}}
+    for (day, backend, level, status), cell in cells.items():
+        if status not in ANSWERED or level == CacheLevel.WIDGET:
+            continue
+        for group, key in (("day", day), ("backend", backend)):
+            acc = per[group].get(key)
+            if acc is None:
+                per[group][key] = [list(cell.latency), list(cell.ttft), cell.n]
+            else:
                 histogram.add(acc[0], cell.latency)
                 histogram.add(acc[1], cell.ttft)
                 acc[2] += cell.n
-        return out
-
-    overall = merged(lambda key: None).get(None, [histogram.empty(), histogram.empty(), 0])
+    overall = [histogram.empty(), histogram.empty(), 0]
+    for latency, ttft, n in per["backend"].values():
+        histogram.add(overall[0], latency)
+        histogram.add(overall[1], ttft)
+        overall[2] += n
     per_day = [
         {"day": day, **_timing_row(lat, ttft)}
-        for day, (lat, ttft, _) in sorted(merged(lambda key: key[0]).items())
+        for day, (lat, ttft, _) in sorted(per["day"].items())
         if sum(lat)
     ]
-    by_backend = merged(lambda key: key[1])
+    by_backend = per["backend"]
     per_backend = [
         {"backend": b, **_timing_row(lat, ttft)}
         for b, (lat, ttft, _) in sorted(by_backend.items())
@@ -125,6 +128,7 @@ def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
     def rate(n: int) -> float:
         return round(n / total, 4) if total else 0.0
 
+    questions = rollups.most(part)
     guard = rollups.Cell()
     for cell in cells.values():
         guard.add_guard(cell.guard_answers, cell.guard_removed, cell.guard_kinds)
@@ -151,16 +155,16 @@ def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
             ({"backend": b, "n": n} for b, (_, _, n) in by_backend.items()),
             key=lambda r: (-r["n"], r["backend"]),
         ),
-        "top_questions": rollups.most(part, "visitors"),
-        "unmatched": rollups.most(part, "unmatched"),
-        "unhelpful": unhelpful_questions(since=since),
+        "top_questions": questions["visitors"],
+        "unmatched": questions["unmatched"],
+        "unhelpful": unhelpful_questions(part, questions["unhelpful"]),
     }
 
 
 def top_questions(*, since: datetime, limit: int = 20) -> list[dict]:
     """The questions the most visitors asked (distinct visitors per day, summed): one visitor
     asking again, or replaying an answer from the widget's cache, counts once a day."""
-    return rollups.most(rollups.window(since, timezone.now()), "visitors", limit)
+    return rollups.most(rollups.window(since, timezone.now()), limit)["visitors"]
 
 
 def top_questions_by_section(*, since: datetime, limit: int) -> list[tuple[str, str]]:
@@ -180,21 +184,46 @@ def top_questions_by_section(*, since: datetime, limit: int) -> list[tuple[str, 
     return [key for key, _ in ranked[:limit]]
 
 
-def unhelpful_questions(*, since: datetime, limit: int = 20) -> list[dict]:
+def unhelpful_questions(part: rollups.Window, ranked: list[dict]) -> list[dict]:
+    """The questions most voted unhelpful (`ranked`, from the rollups), each with the doc its
+    down-voted answers relied on most: the one to edit."""
+    docs: dict[str, dict] = {}
     rows = (
-        QueryLog.objects.filter(created__gte=since, helpful=False)
-        .values("question", "top_doc")
-        .annotate(n=Count("pk"), title=F("top_doc__title"))
-        .order_by("-n", "question")[:limit]
+        QueryLog.objects.filter(
+            question__in=[r["question"] for r in ranked],
+            helpful=False,
+            created__gte=part.since,
+            created__lt=part.until,
+            top_doc__isnull=False,
+        )
+        .values("question", "top_doc", "top_doc__title")
+        .annotate(k=Count("*"))
+        .order_by("question", "-k", "top_doc")
     )
-    return [dict(r) for r in rows]
+    for row in rows:
+        docs.setdefault(row["question"], row)
+    return [
+        {
+            **r,
+            "top_doc": docs.get(r["question"], {}).get("top_doc"),
+            "title": docs.get(r["question"], {}).get("top_doc__title"),
+        }
+        for r in ranked
+    ]
 
 
-def window(name: str) -> tuple[str, datetime]:
-    """ "24h", "7d" or "30d" → (name, start)."""
-    spans = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-    name = name if name in spans else "24h"
-    return name, timezone.now() - spans[name]
+WINDOWS = {"24h": 0, "7d": 7, "30d": 30}
+
+
+def window(name: str, now: datetime | None = None) -> tuple[str, datetime]:
+    """ "24h", "7d" or "30d" → (name, start). "24h" is the last 24 hours; "7d" and "30d" are
+    calendar days, today included, so that every day but today is read from its rollup."""
+    now = now or timezone.now()
+    name = name if name in WINDOWS else "24h"
+    if not WINDOWS[name]:
+        return name, now - timedelta(hours=24)
+    today = timezone.localtime(now).date()
+    return name, rollups.day_start(today - timedelta(days=WINDOWS[name] - 1))
 
 
 def latency_chart_svg(per_day: list[dict], width: int = 640, height: int = 200) -> str:

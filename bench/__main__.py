@@ -2,7 +2,8 @@
 
 Starts on loopback: the Ollama stand-in (tests/ollama_standin.py) with set delays, the app
 under gunicorn as in production (uvicorn workers, Redis when reachable), the embedded model,
-and the load section (bench/load.py).
+the load section (bench/load.py) and the statistics page at a million log rows
+(bench/stats.py).
 Prints a table and writes it to bench/results.md.
 """
 
@@ -428,6 +429,29 @@ def bench_load(env: dict) -> None:
         )
 
 
+def bench_statistics() -> None:
+    """The statistics page at 1,000,000 log rows (bench/stats.py): rollups against the log."""
+    from bench import stats
+
+    figures = stats.run()
+    if "skipped" in figures:
+        row("9. statistics page at 1,000,000 rows", f"skipped: {figures['skipped']}", "-", "-")
+        return
+    live, rolled = figures["live_ms"], figures["rolled_ms"]
+    windows = ", ".join(f"{name} {rolled[name]:.0f} ms" for name in rolled)
+    before = ", ".join(f"{name} {live[name]:.0f} ms" for name in live)
+    page = figures["page_30d_ms"]
+    row(
+        f"9. statistics page at {figures['rows']:,} log rows (PostgreSQL)",
+        f"from the rollups: {windows}; the whole 30d admin page {page:.0f} ms; query-log admin "
+        f"list {figures['admin_list_ms']:.0f} ms ({figures['admin_filtered_ms']:.0f} ms "
+        f"filtered); {stats.summary(figures)}",
+        f"from the log alone: {before}; exact percentiles alone {figures['exact_ms']:.0f} ms",
+        f"target 30d page < 300 ms, percentiles within one bucket: "
+        f"{'OK' if page < 300 and figures['within_bucket'] else 'MISSED'}",
+    )
+
+
 def main() -> None:
     started = time.perf_counter()
     env = {
@@ -464,6 +488,7 @@ def main() -> None:
     bench_openai(env)
     bench_prompt_and_log()
     bench_load(env)
+    bench_statistics()
 
     total = time.perf_counter() - started
     header = (

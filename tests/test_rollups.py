@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from assistant import histogram, rollups, stats, tasks
-from assistant.models import CacheLevel, QueryLog, QueryRollup, QueryStatus, RolledDay
+from assistant.models import (
+    CacheLevel,
+    HelpDoc,
+    QueryLog,
+    QueryRollup,
+    QueryStatus,
+    RolledDay,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +33,7 @@ LEVELS = [CacheLevel.NONE] * 4 + [CacheLevel.SERVER, CacheLevel.SINGLE_FLIGHT, C
 def _generate(n: int, days: float, seed: int = 7) -> None:
     """`n` varied log rows spread over the `days` before NOW."""
     rng = random.Random(seed)
+    doc = HelpDoc.objects.create(title="Exporting invoices", slug="export", body="…")
     rows = []
     for i in range(n):
         status = rng.choice(STATUSES)
@@ -45,15 +53,15 @@ def _generate(n: int, days: float, seed: int = 7) -> None:
                 guard_removed=removed,
                 guard_kinds={"link": removed} if removed else {},
                 visitor=f"visitor {rng.randint(1, 60)}",
+                helpful=rng.choice([None, None, None, True, False]),
+                top_doc=doc if rng.random() > 0.3 else None,
             )
         )
     QueryLog.objects.bulk_create(rows)
 
 
 def _page(days: int) -> dict:
-    page = stats.latency_stats(since=NOW - timedelta(days=days), until=NOW)
-    page.pop("unhelpful")  # read live from the log, whatever the rollups
-    return page
+    return stats.latency_stats(since=NOW - timedelta(days=days), until=NOW)
 
 
 def test_the_page_reads_the_same_from_rollups_as_from_the_log():
@@ -78,9 +86,10 @@ def test_a_window_splits_into_rolled_days_and_live_ranges():
     assert [d.day for d in part.rolled] == [18, 19]
     live_days = {r.created.day for r in part.live}
     assert live_days == {17, 20}
-    assert part.live.count() + sum(c.n for c in part.rolled_cells) == QueryLog.objects.filter(
-        created__gte=NOW - timedelta(days=3), created__lt=NOW
-    ).count()
+    assert (
+        part.live.count() + sum(c.n for c in part.rolled_cells)
+        == QueryLog.objects.filter(created__gte=NOW - timedelta(days=3), created__lt=NOW).count()
+    )
 
 
 def test_late_rows_are_counted_when_the_last_day_is_rolled_up_again():
@@ -125,7 +134,8 @@ def test_a_value_lands_in_the_bucket_that_holds_it(value):
     i = histogram.index_of(value)
     assert histogram.BOUNDS[i] <= value
     assert i == histogram.SIZE - 1 or value < histogram.BOUNDS[i + 1]
-    QueryLog.objects.create(created=NOW, question="v", audience="public", status="ok",
-                            latency_ms=value)
-    sql_bucket = QueryLog.objects.annotate(b=histogram.bucket_of("latency_ms")).get().b
+    QueryLog.objects.create(
+        created=NOW, question="v", audience="public", status="ok", latency_ms=value
+    )
+    sql_bucket = QueryLog.objects.annotate(b=histogram.BucketOf("latency_ms")).get().b
     assert sql_bucket == i
