@@ -1,5 +1,6 @@
 import logging
 
+import csp.middleware
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
@@ -181,3 +182,5 @@ CommonMiddleware = on_the_loop(common.CommonMiddleware)
 CsrfViewMiddleware = on_the_loop(csrf.CsrfViewMiddleware)
 AuthenticationMiddleware = on_the_loop(auth.AuthenticationMiddleware)
 XFrameOptionsMiddleware = on_the_loop(clickjacking.XFrameOptionsMiddleware)
+# django-csp's: it builds a header string from the settings (and a nonce if a page asks).
+CSPMiddleware = on_the_loop(csp.middleware.CSPMiddleware)

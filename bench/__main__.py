@@ -381,7 +381,8 @@ def bench_widget(env: dict) -> None:
             t = time.perf_counter()
             page.press(".hd-input", "Enter")
             page.wait_for_function(
-                "document.getElementById('helpdesk-widget').dataset.lastSource === 'local-cache'"
+                "() => document.getElementById('helpdesk-widget').dataset.lastSource"
+                " === 'local-cache'"
             )
             local_ms = (time.perf_counter() - t) * 1000
             b.close()

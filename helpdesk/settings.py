@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "assistant",
 ]
 
@@ -48,6 +50,7 @@ MIDDLEWARE = [
     # that only touch headers and cookies always, the session and messages ones until they
     # write the session.
     "assistant.middleware.SecurityMiddleware",
+    "assistant.middleware.CSPMiddleware",
     # WhiteNoise, runnable on the event loop under ASGI (static paths only go to a thread).
     "assistant.middleware.StaticFilesMiddleware",
     # Django's GZip, except for event streams (it would hold tokens back).
@@ -221,6 +224,23 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# A strict Content-Security-Policy on every page (django-csp): scripts, styles, fetches and
+# images from this origin only, nothing inline, no eval, never in a frame. The widget renders
+# model output as text; this is what would stop a future slip from running anything.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF],
+        "img-src": [csp_constants.SELF],
+        "font-src": [csp_constants.SELF],
+        "connect-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.NONE],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -318,3 +318,13 @@ def test_a_fallback_answer_is_cached_briefly_a_model_answer_for_the_ttl(
     breaker.success(f"ollama:{ollama.url}")  # the model is back
     assert ask({"question": "add a client", "path": "/clients/"}).json()["backend"] == "ollama"
     assert seen == {"docs": answer_cache.FALLBACK_TTL, "ollama": 300}
+
+
+@pytest.mark.parametrize("path", ["/", "/admin/login/", "/assistant/api/health/", "/nope/"])
+def test_every_response_carries_the_strict_content_security_policy(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["default-src"] == directives["script-src"] == "'self'"
+    assert directives["style-src"] == directives["connect-src"] == "'self'"
+    assert directives["frame-ancestors"] == directives["object-src"] == "'none'"
+    assert "unsafe" not in policy
