@@ -8,11 +8,15 @@ each); HELP_MAX_STREAMS caps the streams one worker keeps open.
 
 import os
 import shutil
+import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from helpdesk.serving import web_workers  # noqa: E402  (the project's root, put on the path)
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 wsgi_app = "helpdesk.asgi:application"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = web_workers()
 worker_class = "helpdesk.asgi_worker.Worker"
 # The worker's heartbeat (the event loop must answer it), not a per-request limit.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))

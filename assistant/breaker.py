@@ -19,7 +19,6 @@ from django.core.cache import cache
 from . import conf, metrics
 
 _KEY = "assistant:breaker:"
-_known: set[str] = set()
 CLOSED_MEMO_SECONDS = 1.0
 _closed_seen: dict[str, float] = {}  # name → when this process last read it closed
 
@@ -35,7 +34,6 @@ def _load(name: str) -> dict:
 
 def allow(name: str, probe: Callable[[], bool] | None = None) -> bool:
     """May a call to `name` go ahead now?"""
-    _known.add(name)
     if known_closed(name):
         return True
     state = _load(name)
@@ -59,7 +57,6 @@ def allow(name: str, probe: Callable[[], bool] | None = None) -> bool:
 
 
 def failure(name: str) -> None:
-    _known.add(name)
     _closed_seen.pop(name, None)
     state = _load(name)
     failures = state["failures"] + 1

@@ -1,5 +1,11 @@
-"""The assistant's settings in one place: Django settings first, then these defaults."""
+"""The assistant's settings in one place: each default is here, and nowhere else.
 
+helpdesk/settings.py reads the environment once: `from_environment` turns the variables named
+like these settings into typed values. `get` then answers from django.conf.settings (the
+environment, or a test's override) and falls back to these defaults.
+"""
+
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -16,15 +22,18 @@ DEFAULTS: dict[str, Any] = {
     "OLLAMA_URL": "http://127.0.0.1:11434",
     "OLLAMA_MODEL": "qwen2.5:1.5b-instruct",
     "OLLAMA_KEEP_ALIVE": "5m",
+    # The fallback chain, tried in order.
     "ASSISTANT_BACKENDS": ["ollama", "embedded", "docs"],
     "ASSISTANT_EMBEDDED_MODEL": "",
     "HELP_RATE_LIMIT": "10/60",
     # Widget-hit reports per visitor per window: the widget sends at most one per 5 s.
     "HELP_HITS_RATE_LIMIT": "12/60",
+    # Bearer token for /assistant/metrics (staff sessions need none).
     "ASSISTANT_METRICS_TOKEN": "",
-    "HELP_WEB_WORKERS": 1,
     "HELP_LOG_RETENTION_DAYS": 90,
+    # Query log rows are written in batches this often (0: inline, with each request).
     "HELP_LOG_BATCH_SECONDS": 0.2,
+    # Proxies in front of the app whose X-Forwarded-For gives the reader's IP (rate limits).
     "HELP_TRUSTED_PROXY_HOPS": 0,
     # Fixed per model, warm-up included: Ollama reloads a model when options change.
     "OLLAMA_OPTIONS": {"num_ctx": 2048, "temperature": 0.2, "num_predict": 256},
@@ -43,16 +52,40 @@ DEFAULTS: dict[str, Any] = {
     # A comment line goes out this often before the first token.
     "SSE_HEARTBEAT_SECONDS": 10.0,
     "RETRY_BACKOFF_BASE": 0.2,
+    # The `openai` backend: any OpenAI-compatible server (the key is sent, never logged).
     "OPENAI_BASE_URL": "",
     "OPENAI_MODEL": "",
     "OPENAI_API_KEY": "",
     # Fixed per model, like Ollama's (warm-up included).
     "OPENAI_OPTIONS": {"temperature": 0.2, "max_tokens": 256},
+    # Capacity: generations per model host at once (all workers), the queue in front of
+    # them, and the answer streams one worker keeps open.
     "HELP_OLLAMA_PARALLEL": 4,
     "HELP_QUEUE_WAIT": 8.0,
     "HELP_QUEUE_MAX": 64,
     "HELP_MAX_STREAMS": 1000,
 }
+
+
+def _parse(raw: str, default: Any) -> Any:
+    if isinstance(default, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return type(default)(raw)
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the environment sets, typed like their defaults (a list from a comma
+    separated value); an empty variable leaves a number at its default. Structured ones (the
+    model options) are set in settings only."""
+    return {
+        name: _parse(environ[name], default)
+        for name, default in DEFAULTS.items()
+        if name in environ
+        and not isinstance(default, dict)
+        and (isinstance(default, str) or environ[name].strip())
+    }
 
 
 def get(name: str) -> Any:

@@ -8,6 +8,8 @@ import dj_database_url
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
+from assistant import conf as assistant_conf
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -129,40 +131,10 @@ else:
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Assistant --------------------------------------------------------------
-HELP_CACHE_TTL = int(env("HELP_CACHE_TTL", "300"))
-HELP_TIMEOUT = float(env("HELP_TIMEOUT", "12"))
-OLLAMA_CONNECT_TIMEOUT = float(env("OLLAMA_CONNECT_TIMEOUT", "2"))
-HELP_OLLAMA_RETRIES = int(env("HELP_OLLAMA_RETRIES", "2"))
-HELP_HTTP_POOL_SIZE = int(env("HELP_HTTP_POOL_SIZE", "20"))
-HELP_MAX_HINTS_CHARS = int(env("HELP_MAX_HINTS_CHARS", "400"))
-HELP_MAX_DOCS_CHARS = int(env("HELP_MAX_DOCS_CHARS", "600"))
-HELP_MAX_QUESTION_CHARS = int(env("HELP_MAX_QUESTION_CHARS", "500"))
-OLLAMA_URL = env("OLLAMA_URL", "http://127.0.0.1:11434")
-OLLAMA_MODEL = env("OLLAMA_MODEL", "qwen2.5:1.5b-instruct")
-OLLAMA_KEEP_ALIVE = env("OLLAMA_KEEP_ALIVE", "5m")
-ASSISTANT_BACKENDS = env_list("ASSISTANT_BACKENDS", "ollama,embedded,docs")
-ASSISTANT_EMBEDDED_MODEL = env("ASSISTANT_EMBEDDED_MODEL")
-# The `openai` backend: any OpenAI-compatible server (the key is sent, never logged or shown).
-OPENAI_BASE_URL = env("OPENAI_BASE_URL")
-OPENAI_MODEL = env("OPENAI_MODEL")
-OPENAI_API_KEY = env("OPENAI_API_KEY")
-HELP_RATE_LIMIT = env("HELP_RATE_LIMIT", "10/60")
-HELP_HITS_RATE_LIMIT = env("HELP_HITS_RATE_LIMIT", "12/60")
-ASSISTANT_METRICS_TOKEN = env("ASSISTANT_METRICS_TOKEN")
-# Expected number of web worker processes; the system check warns when the cache
-# is local memory while several are expected.
-HELP_WEB_WORKERS = int(env("WEB_CONCURRENCY", "1"))
-HELP_LOG_RETENTION_DAYS = int(env("HELP_LOG_RETENTION_DAYS", "90"))
-# Proxies in front of gunicorn whose X-Forwarded-For is trusted for the client's IP (rate limits).
-HELP_TRUSTED_PROXY_HOPS = int(env("HELP_TRUSTED_PROXY_HOPS", "0"))
-# Query log rows are written in batches this often (0: inline, with each request).
-HELP_LOG_BATCH_SECONDS = float(env("HELP_LOG_BATCH_SECONDS", "0.2"))
-# Capacity: generations per model host at once (all workers), the queue in front of them,
-# and the answer streams one worker keeps open.
-HELP_OLLAMA_PARALLEL = int(env("HELP_OLLAMA_PARALLEL", "4"))
-HELP_QUEUE_WAIT = float(env("HELP_QUEUE_WAIT", "8"))
-HELP_QUEUE_MAX = int(env("HELP_QUEUE_MAX", "64"))
-HELP_MAX_STREAMS = int(env("HELP_MAX_STREAMS", "1000"))
+# Every HELP_*, OLLAMA_*, OPENAI_* and ASSISTANT_* setting, from the environment variable of
+# the same name; their defaults live in one place, assistant/conf.py (DEFAULTS), with what
+# each one means. Not set here, a setting takes its default there.
+globals().update(assistant_conf.from_environment(os.environ))
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"

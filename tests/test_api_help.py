@@ -328,3 +328,13 @@ def test_every_response_carries_the_strict_content_security_policy(client, path)
     assert directives["style-src"] == directives["connect-src"] == "'self'"
     assert directives["frame-ancestors"] == directives["object-src"] == "'none'"
     assert "unsafe" not in policy
+
+
+def test_the_widget_tag_hands_the_server_limits_to_the_widget(rf, settings):
+    from django.template import engines
+
+    settings.HELP_MAX_QUESTION_CHARS = 120
+    html = engines["django"].from_string("{% load help_widget %}{% help_widget %}").render(
+        {"request": rf.get("/")}
+    )
+    assert 'data-max-chars="120"' in html and "data-help-url" not in html

@@ -214,20 +214,39 @@ def test_check_deploy_is_clean_with_production_env():
         SECURE_COOKIES="1",
         SECURE_HSTS_SECONDS="31536000",
         CSRF_TRUSTED_ORIGINS="https://help.example.com",
+        REDIS_URL="redis://127.0.0.1:6379/15",  # read, not reached, by the checks
     )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    deploy_check = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    out = subprocess.run(deploy_check, env=env, cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+    # Without Redis, gunicorn's workers would each keep a cache of their own: said.
+    no_redis = {k: v for k, v in env.items() if k != "REDIS_URL"}
+    out = subprocess.run(deploy_check, env=no_redis, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode != 0 and "assistant.W001" in out.stdout + out.stderr
     env.pop("SECRET_KEY")
     out = subprocess.run(
         [sys.executable, "manage.py", "check"], env=env, cwd=ROOT, capture_output=True, text=True
     )
     assert out.returncode != 0 and "SECRET_KEY must be set" in out.stderr
+
+
+def test_settings_come_from_the_environment_with_their_defaults_in_one_place():
+    """settings.py sets an assistant setting only when its variable is in the environment
+    (typed like its default); every default lives in assistant.conf.DEFAULTS."""
+    expr = (
+        "{n: getattr(settings, n) for n in __import__('assistant.conf').conf.DEFAULTS "
+        "if hasattr(settings, n)}"
+    )
+    assert _settings_in_subprocess(expr) == {}
+    typed = _settings_in_subprocess(
+        expr, HELP_TIMEOUT="3.5", ASSISTANT_BACKENDS=" docs, ollama ", HELP_QUEUE_MAX="",
+        OLLAMA_URL="http://a:1,http://b:2",
+    )
+    assert typed == {
+        "HELP_TIMEOUT": 3.5,
+        "ASSISTANT_BACKENDS": ["docs", "ollama"],
+        "OLLAMA_URL": "http://a:1,http://b:2",
+    }
 
 
 def test_compose_file_wires_the_stack():

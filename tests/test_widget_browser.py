@@ -340,3 +340,42 @@ def test_the_admin_and_the_pages_work_under_the_content_security_policy(page, st
     _open(page, "/clients/")
     _ask(page, "How do I add a new customer?")
     _wait_answered(page)
+
+
+def test_the_local_cache_evicts_the_least_recently_used_answer(page):
+    _open(page)
+    kept = page.evaluate(
+        """() => {
+            const lru = new window.helpdeskWidget.cache.constructor(2);
+            lru.set("a", 1); lru.set("b", 2);
+            lru.get("a");          // "a" is now the most recently used
+            lru.set("c", 3);       // so "b" goes
+            return [lru.get("a"), lru.get("b"), lru.get("c")];
+        }"""
+    )
+    assert kept == [1, None, 3]
+
+
+def test_page_hints_are_taken_again_when_the_path_changes(page, standin):
+    _open(page, "/invoices/")
+    _ask(page, "How do I export invoices?")
+    _wait_answered(page)
+    first = json.loads(page.stream_requests[0].post_data)["hints"]
+    assert "Invoices" in first
+    # A single-page app moves to another path and shows another heading.
+    page.evaluate(
+        """() => {
+            history.pushState({}, "", "/clients/");
+            document.querySelector("h1").textContent = "Client directory";
+        }"""
+    )
+    _ask(page, "How do I add a new client?")
+    _wait_answered(page)
+    second = json.loads(page.stream_requests[1].post_data)
+    assert second["path"] == "/clients/" and "Client directory" in second["hints"]
+
+
+def test_the_question_limit_comes_from_the_server(page):
+    _open(page)
+    limit = page.get_attribute("#helpdesk-widget", "data-max-chars")
+    assert limit == "500" and page.get_attribute(".hd-input", "maxlength") == limit

@@ -82,6 +82,20 @@ function takeEvents(buffer) {
   return [events, buffer];
 }
 
+// The [kind, data] events of a streamed response, as they arrive.
+async function* readEvents(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    let events;
+    [events, buffer] = takeEvents(buffer + decoder.decode(value, { stream: true }));
+    yield* events;
+  }
+}
+
 function el(tag, attrs = {}, text = "") {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
@@ -100,6 +114,7 @@ class HelpWidget {
       debounceMs: Number(d.debounceMs || 300),
       live: d.live === "true",
       minChars: Number(d.minChars || 3),
+      maxChars: Number(d.maxChars || 500),
     };
     this.cache = new Lru(Number(d.cacheSize || 50));
     this.controller = null;
@@ -138,7 +153,7 @@ class HelpWidget {
       "aria-label": "Your question",
       placeholder: "How do I…?",
       autocomplete: "off",
-      maxlength: "500",
+      maxlength: String(this.cfg.maxChars),
     });
     this.askBtn = el("button", { type: "submit", class: "hd-ask" }, "Ask");
     this.stopBtn = el("button", { type: "button", class: "hd-stop", hidden: "" }, "Stop");
@@ -237,79 +252,48 @@ class HelpWidget {
     this.answer.replaceChildren(renderMarkdown(text));
   }
 
+  // One question, in named steps: a repeat already on its way is dropped; a cached answer
+  // is shown at once; otherwise the answer streams in.
   async ask(raw) {
     const question = raw.trim();
-    if (!question) return;
     const key = `${location.pathname}\u0000${normalise(question)}`;
-    // The same question already on its way: one request per question.
     if (!normalise(question) || (key === this.lastAsked && this.controller)) return;
     this.stop();
     this.reset();
     this.lastAsked = key;
-
     const cached = this.cache.get(key);
     if (cached) {
-      this.render(cached.text);
-      this.showSources(cached.sources);
-      this.answerId = cached.id;
-      this.feedback.hidden = false;
-      this.status.textContent = cached.backend === "docs" ? this.docsNotice() : "";
-      this.root().dataset.lastSource = "local-cache";
-      this.noteHit(cached.id, question);
+      this.showCached(cached, question);
       return;
     }
+    await this.streamAnswer(question, key);
+  }
 
+  showCached(cached, question) {
+    this.render(cached.text);
+    this.showSources(cached.sources);
+    this.answerId = cached.id;
+    this.feedback.hidden = false;
+    this.status.textContent = cached.backend === "docs" ? this.docsNotice() : "";
+    this.root().dataset.lastSource = "local-cache";
+    this.noteHit(cached.id, question);
+  }
+
+  async streamAnswer(question, key) {
     const controller = new AbortController();
     this.controller = controller;
     this.stopBtn.hidden = false;
     this.status.textContent = "Thinking…";
     this.root().dataset.lastSource = "network";
-    let text = "";
-    let meta = null;
+    const answer = { text: "", meta: null };
     try {
-      const response = await fetch(this.cfg.streamUrl, {
-        method: "POST",
-        headers: this.headers(),
-        credentials: "same-origin",
-        body: JSON.stringify({
-          question,
-          path: location.pathname,
-          hints: this.refreshHints(),
-        }),
-        signal: controller.signal,
-      });
+      const response = await this.postQuestion(question, controller.signal);
       if (!response.ok) {
         this.status.textContent = await this.errorMessage(response);
         return;
       }
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        let events;
-        [events, buffer] = takeEvents(buffer + decoder.decode(value, { stream: true }));
-        for (const [kind, data] of events) {
-          if (kind === "queued") {
-            this.status.textContent = queuedMessage(data.position);
-          } else if (kind === "meta") {
-            meta = data;
-            this.answerId = data.id;
-            this.showSources(data.sources);
-            this.status.textContent = data.backend === "docs" ? this.docsNotice() : "";
-          } else if (kind === "token") {
-            text += data.text;
-            this.render(text);
-          } else if (kind === "done") {
-            this.feedback.hidden = false;
-            if (meta) {
-              this.cache.set(key, { text, sources: meta.sources, id: data.id, backend: meta.backend });
-            }
-          } else if (kind === "error") {
-            this.status.textContent = data.message || "The answer failed. Please try again.";
-          }
-        }
+      for await (const [kind, data] of readEvents(response)) {
+        this.onEvent(kind, data, answer, key);
       }
     } catch (err) {
       if (err.name === "AbortError") return;
@@ -321,6 +305,39 @@ class HelpWidget {
         this.controller = null;
         this.stopBtn.hidden = true;
       }
+    }
+  }
+
+  postQuestion(question, signal) {
+    return fetch(this.cfg.streamUrl, {
+      method: "POST",
+      headers: this.headers(),
+      credentials: "same-origin",
+      body: JSON.stringify({ question, path: location.pathname, hints: this.refreshHints() }),
+      signal,
+    });
+  }
+
+  // One server-sent event into the panel; `answer` gathers what the local cache keeps.
+  onEvent(kind, data, answer, key) {
+    if (kind === "queued") {
+      this.status.textContent = queuedMessage(data.position);
+    } else if (kind === "meta") {
+      answer.meta = data;
+      this.answerId = data.id;
+      this.showSources(data.sources);
+      this.status.textContent = data.backend === "docs" ? this.docsNotice() : "";
+    } else if (kind === "token") {
+      answer.text += data.text;
+      this.render(answer.text);
+    } else if (kind === "done") {
+      this.feedback.hidden = false;
+      if (answer.meta) {
+        const { sources, backend } = answer.meta;
+        this.cache.set(key, { text: answer.text, sources, id: data.id, backend });
+      }
+    } else if (kind === "error") {
+      this.status.textContent = data.message || "The answer failed. Please try again.";
     }
   }
 
