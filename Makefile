@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 HOST   ?= 127.0.0.1:8000
 , := ,
 
-.PHONY: run test lint bench eval install test-deps chromium migrate clean
+.PHONY: run test lint bench eval mutants install test-deps chromium migrate clean
 
 # EMBEDDED=1 adds the embedded llama.cpp model (an opt-in: `make eval` measured its guarded
 # answers below the docs answer, see README) to `make run`'s chain.
@@ -68,6 +68,10 @@ bench: test-deps
 # Answer quality per backend on bench/eval_set.json; fails if anything invented gets through.
 eval: $(VENV)/.test-installed
 	$(BIN)/python -m bench.eval
+
+# Break each listed mechanism in a scratch copy and check that its tests fail (tests/mutations.py).
+mutants: test-deps
+	$(BIN)/python -m tests.mutations
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest-db*.sqlite3 staticfiles

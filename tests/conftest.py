@@ -199,11 +199,13 @@ def redis_url():
 
 
 @pytest.fixture
-def live_app(_live_app, redis_url):
-    """The live app with a clean slate: empty cache, closed breakers."""
+def live_app(_live_app, standin, redis_url):
+    """The live app with a clean slate: empty cache, closed breakers, and the stand-in back to
+    its quick default answer (whatever test ran before, in whatever order)."""
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
+    standin.reset()
     return _live_app
 
 

@@ -338,3 +338,42 @@ def test_the_widget_tag_hands_the_server_limits_to_the_widget(rf, settings):
         {"request": rf.get("/")}
     )
     assert 'data-max-chars="120"' in html and "data-help-url" not in html
+
+
+def test_a_signed_in_readers_rate_limit_is_their_own_whatever_the_ip(
+    client, ask, settings, demo_docs
+):
+    """Readers share an office IP: each signed-in one has a budget of their own, which
+    follows them to another address."""
+    settings.HELP_RATE_LIMIT = "1/60"
+    users = get_user_model().objects
+
+    def asked(n: int, address: str) -> int:
+        q = {"question": f"add a client {n}", "path": "/clients/"}  # covered: counts
+        return ask(q, REMOTE_ADDR=address).status_code
+
+    client.force_login(users.create_user("ann", password="x"))
+    assert asked(1, "10.0.0.7") == 200
+    client.force_login(users.create_user("bob", password="x"))
+    assert asked(2, "10.0.0.7") == 200  # same IP, another reader
+    assert asked(3, "10.9.9.9") == 429  # bob again, from elsewhere
+
+
+def test_the_reply_language_is_part_of_the_cache_key(ask, demo_docs, recording):
+    q = {"question": "How do I add a client?", "path": "/clients/"}
+    for lang in ("en", "en", "fr", "fr-FR"):
+        ask({**q, "lang": lang})
+    assert len(recording.prompts) == 2  # one answer per language
+
+
+def test_health_is_503_when_nothing_can_answer(client, settings):
+    from assistant import breaker
+
+    settings.ASSISTANT_BACKENDS = ["ollama"]  # no docs fallback
+    settings.OLLAMA_URL = "http://127.0.0.1:9"
+    assert client.get("/assistant/api/health/").status_code == 200  # not known down yet
+    breaker.failure("ollama:http://127.0.0.1:9")
+    r = client.get("/assistant/api/health/")
+    assert r.status_code == 503 and r.json()["can_answer"] is False
+    settings.ASSISTANT_BACKENDS = ["ollama", "docs"]
+    assert client.get("/assistant/api/health/").status_code == 200

@@ -114,3 +114,18 @@ def test_a_breaker_another_worker_opens_is_seen_within_the_memo(settings, clock)
     breaker.success("embedded")
     breaker.failure("embedded")  # this worker's own failure is seen at once
     assert not breaker.allow("embedded")
+
+
+def test_only_one_worker_probes_after_the_cooldown(settings, clock):
+    """While one worker's probe runs, every other asking the same breaker is told no."""
+    for _ in range(2):
+        breaker.failure("ollama")
+    clock.now += 61  # past the 30 s cooldown
+    asked_during_probe = []
+
+    def probe() -> bool:
+        asked_during_probe.append(breaker.allow("ollama", probe=lambda: True))
+        return True
+
+    assert breaker.allow("ollama", probe=probe) is True
+    assert asked_during_probe == [False]

@@ -229,3 +229,24 @@ def test_failures_of_the_standin_fall_through_to_docs(
 def test_keep_alive_numbers_are_sent_as_numbers(settings, value, sent):
     settings.OLLAMA_KEEP_ALIVE = value
     assert ollama_client.chat_body([])["keep_alive"] == sent
+
+
+@respx.mock
+def test_retries_back_off_doubling_from_the_base(settings, monkeypatch):
+    """Three attempts at a failing host wait RETRY_BACKOFF_BASE, then twice that (the waits
+    are recorded, not slept: asyncio.sleep is replaced for the test)."""
+    import asyncio
+
+    waits: list[float] = []
+
+    async def recorded_sleep(seconds):
+        waits.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", recorded_sleep)
+    settings.RETRY_BACKOFF_BASE = 0.25
+    settings.HELP_OLLAMA_RETRIES = 3
+    route = _chat(status_code=500, json={"error": "x"})
+    with pytest.raises(BackendError):
+        _run(settings)
+    assert route.call_count == 3
+    assert waits == [0.25, 0.5]

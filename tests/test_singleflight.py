@@ -65,3 +65,31 @@ def test_a_leader_that_fails_before_starting_releases_the_flight(ask, demo_docs,
     r = ask(Q)  # the next identical question is not stuck behind a dead flight
     assert r.status_code == 200 and r.json()["backend"] == "docs"
     assert flight._local == {}
+
+
+def test_without_redis_identical_questions_in_one_process_make_one_model_call(
+    demo_docs, ollama, settings
+):
+    """No REDIS_URL (as under `make run`): the flight is this process's, and still one."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+
+    settings.REDIS_URL = ""
+    redis_async.reset()
+    ollama.reset(delay=0.05)
+
+    def question(i: int) -> service.Question:
+        return service.Question(
+            question=Q["question"], path=Q["path"], hints="", user=None,
+            visitor=f"reader {i}", endpoint="help", logged=False,
+        )
+
+    async def three_readers():
+        answers = [await service.ask(question(i)) for i in range(3)]
+        return await asyncio.gather(*(answer.collect() for answer in answers))
+
+    bodies = async_to_sync(three_readers)()
+    assert ollama.chat_calls == 1
+    assert {body["backend"] for body in bodies} == {"ollama"}
+    assert len({body["answer"] for body in bodies}) == 1

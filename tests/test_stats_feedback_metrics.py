@@ -227,3 +227,17 @@ def test_log_rows_are_batched_off_the_request_and_feedback_still_finds_them(ask,
     assert QueryLog.objects.get(id=answer_id).helpful is True
     assert QueryLog.objects.filter(id=second).exists()
     assert log_writer.flush() == 0
+
+
+def test_a_failed_model_call_counts_as_an_upstream_error(ask, ollama, settings):
+    from assistant import metrics
+
+    settings.RETRY_BACKOFF_BASE = 0.001
+    errors = metrics.UPSTREAM_ERRORS.labels("ollama")
+    before = errors._value.get()
+    ask({"question": "How do I export invoices?", "path": "/invoices/"})
+    assert errors._value.get() == before  # answered: no error
+    ollama.reset(mode="error500")
+    r = ask({"question": "How do I add a new client?", "path": "/clients/"})
+    assert r.json()["backend"] == "docs"  # the fallback answered
+    assert errors._value.get() == before + 1
