@@ -4,11 +4,11 @@ from django.urls import path
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from .admin_paging import CappedCountPaginator
-from .backends import REGISTRY
-from .markdown import render_markdown
-from .models import HelpDoc, QueryLog
-from .stats import latency_chart_svg, latency_stats, window
+from assistant.backends import REGISTRY
+from assistant.helpdocs.markdown import render_markdown
+from assistant.models import HelpDoc, QueryLog
+from assistant.querylog.admin_paging import CappedCountPaginator
+from assistant.querylog.stats import latency_chart_svg, latency_stats, window
 
 
 @admin.register(HelpDoc)

@@ -7,4 +7,5 @@ class AssistantConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, signals  # noqa: F401  (registers checks and signal handlers)
+        from assistant import signals  # noqa: F401  (registers the signal handlers)
+        from assistant.ops import checks  # noqa: F401  (registers the system checks)

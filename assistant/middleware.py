@@ -10,7 +10,7 @@ from django.middleware import clickjacking, common, csrf, security
 from django.middleware.gzip import GZipMiddleware as DjangoGZipMiddleware
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from .errors import ApiError, error_response, from_exception, is_api_path
+from assistant.errors import ApiError, error_response, from_exception, is_api_path
 
 log = logging.getLogger(__name__)
 

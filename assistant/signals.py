@@ -1,8 +1,8 @@
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import HelpDoc
-from .selectors import docs_version_reset
+from assistant.helpdocs.selectors import docs_version_reset
+from assistant.models import HelpDoc
 
 
 @receiver(post_save, sender=HelpDoc)

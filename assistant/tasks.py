@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import upkeep
+from assistant.ops import upkeep
 
 
 @shared_task(ignore_result=True, expires=120)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from assistant import views
 
 app_name = "assistant"
 

@@ -11,15 +11,18 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import conf, health, metrics, ratelimit, sse, streams
-from .answering.service import Answer, Question, ask
-from .errors import ApiError, error_response
-from .markdown import render_markdown
-from .models import HelpDoc
-from .querylog import feedback_record, record_widget_hits
-from .selectors import audience_for, visible_audiences
-from .validation import feedback_input, help_input, widget_hits_input
-from .visitors import client_ip, visitor_of
+from assistant import conf, metrics
+from assistant.answering import ratelimit
+from assistant.answering.service import Answer, Question, ask
+from assistant.errors import ApiError, error_response
+from assistant.helpdocs.markdown import render_markdown
+from assistant.helpdocs.selectors import audience_for, visible_audiences
+from assistant.models import HelpDoc
+from assistant.ops import health
+from assistant.querylog.records import feedback_record, record_widget_hits
+from assistant.web import sse, streams
+from assistant.web.validation import feedback_input, help_input, widget_hits_input
+from assistant.web.visitors import client_ip, visitor_of
 
 
 def _visitor(request: HttpRequest) -> str:

@@ -37,7 +37,7 @@ rows: list[tuple[str, str, str, str]] = []
 
 
 def pct(values: list[float], p: float) -> float:
-    from assistant.stats import percentile_cont  # after django.setup()
+    from assistant.querylog.stats import percentile_cont  # after django.setup()
 
     return percentile_cont(values, p)
 
@@ -240,10 +240,10 @@ def bench_model_first_sentence(env: dict, backend: str, extra: dict, label: str)
     from llama_cpp import Llama
 
     from assistant import conf
+    from assistant.answering.grounding import _BOUNDARY
+    from assistant.answering.prompt import STOP, build_prompt
     from assistant.backends.embedded import model_path
-    from assistant.grounding import _BOUNDARY
-    from assistant.prompt import STOP, build_prompt
-    from assistant.selectors import helpdoc_retrieve
+    from assistant.helpdocs.selectors import helpdoc_retrieve
 
     opts = conf.get("EMBEDDED_OPTIONS")
     llm = Llama(
@@ -304,9 +304,9 @@ def bench_model_first_sentence(env: dict, backend: str, extra: dict, label: str)
 def bench_prompt_and_log() -> None:
     from django.utils import timezone
 
+    from assistant.answering.prompt import SYSTEM, build_prompt
+    from assistant.helpdocs.selectors import helpdoc_retrieve
     from assistant.models import QueryLog
-    from assistant.prompt import SYSTEM, build_prompt
-    from assistant.selectors import helpdoc_retrieve
     from tests.test_prompt_and_ranking import PARAPHRASES
 
     sizes = []

@@ -71,7 +71,7 @@ def hallucinating_reply(body: dict) -> list[str]:
 
 
 def pct(values: list[float], p: float) -> float:
-    from assistant.stats import percentile_cont
+    from assistant.querylog.stats import percentile_cont
 
     return percentile_cont(values, p) or 0.0
 

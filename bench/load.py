@@ -29,7 +29,7 @@ _EVENT = re.compile(rb"^event: (\w+)$", re.M)
 
 
 def _percentile(values: list[float], p: float) -> float:
-    from assistant.stats import percentile_cont  # after django.setup()
+    from assistant.querylog.stats import percentile_cont  # after django.setup()
 
     return percentile_cont(values, p) or 0.0
 

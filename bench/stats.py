@@ -61,9 +61,9 @@ def run(rows: int | None = None) -> dict:
     from django.test.utils import override_settings
     from django.utils import timezone
 
-    from assistant import histogram, rollups
-    from assistant import stats as page_stats
     from assistant.models import CacheLevel, QueryLog, QueryRollup, QuestionRollup, RolledDay
+    from assistant.querylog import histogram, rollups
+    from assistant.querylog import stats as page_stats
 
     if connection.vendor != "postgresql":
         return {"skipped": "needs PostgreSQL"}

@@ -10,8 +10,10 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import AsyncClient
 
-from assistant import breaker, model_http, redis_async, selectors
 from assistant.answering import admission, flight
+from assistant.backends import breaker, model_http
+from assistant.helpdocs import selectors
+from assistant.runtime import redis_async
 from tests.live_server import LiveGunicorn, db_url
 from tests.ollama_standin import OllamaStandIn
 
@@ -106,8 +108,8 @@ def demo_docs(db):
 def grounded_prompt(demo_docs):
     """The prompt of a question the demo docs cover ("add a new customer"), as the answering
     path builds it: what the stand-in's default answer is grounded in."""
-    from assistant.prompt import build_prompt
-    from assistant.selectors import helpdoc_retrieve
+    from assistant.answering.prompt import build_prompt
+    from assistant.helpdocs.selectors import helpdoc_retrieve
 
     question = "How do I add a new customer?"
     found = helpdoc_retrieve(query=question, path="/clients/", audience="public")

@@ -284,7 +284,17 @@ class OllamaStandIn:
     def leave(self) -> None:
         with self.slot_free:
             self.active -= 1
-            self.slot_free.notify()
+            self.slot_free.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until no generation runs or waits (a test's own, left by the one before it, whatever
+        the order); then the counters start from nothing."""
+        with self.slot_free:
+            idle = self.slot_free.wait_for(
+                lambda: self.active == 0 and self.waiting == 0, timeout=timeout
+            )
+        if not idle:
+            raise TimeoutError(f"the stand-in still generates: {self.active} active")
 
     def count(self, what: str) -> None:
         with self.lock:

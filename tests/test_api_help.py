@@ -5,8 +5,9 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from assistant import backends, breaker
+from assistant import backends
 from assistant.answering.events import Token
+from assistant.backends import breaker
 from assistant.backends.base import Backend, BackendError
 from assistant.models import HelpDoc
 
@@ -298,7 +299,7 @@ def test_a_fallback_answer_is_cached_briefly_a_model_answer_for_the_ttl(
 ):  # (the ollama fixture loads the demo docs)
     from django.core.cache import cache
 
-    from assistant import answer_cache
+    from assistant.answering import answer_cache
 
     settings.HELP_CACHE_TTL = 300
     seen = {}
@@ -367,7 +368,7 @@ def test_the_reply_language_is_part_of_the_cache_key(ask, demo_docs, recording):
 
 
 def test_health_is_503_when_nothing_can_answer(client, settings):
-    from assistant import breaker
+    from assistant.backends import breaker
 
     settings.ASSISTANT_BACKENDS = ["ollama"]  # no docs fallback
     settings.OLLAMA_URL = "http://127.0.0.1:9"

@@ -2,10 +2,9 @@
 
 import pytest
 
-from assistant import breaker
 from assistant.answering.events import Meta, Token
-from assistant.backends import generate
-from assistant.prompt import Prompt
+from assistant.answering.prompt import Prompt
+from assistant.backends import breaker, generate
 from tests.conftest import collect
 
 PROMPT = Prompt(system="s", user="u")

@@ -3,9 +3,10 @@
 import pytest
 from asgiref.sync import async_to_sync
 
-from assistant import breaker, redis_async
 from assistant.answering import admission
 from assistant.answering.events import Queued
+from assistant.backends import breaker
+from assistant.runtime import redis_async
 from tests.ollama_standin import OllamaStandIn
 
 HOST = "http://model.test:11434"

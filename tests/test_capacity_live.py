@@ -73,7 +73,11 @@ def capped(live_docs, standin, redis_url):
 
 
 @pytest.fixture
-def fresh(capped, redis_url):
+def fresh(capped, standin, redis_url):
+    """The capped servers with empty Redis, and the stand-in idle: the generations of the test
+    before would count against this one's cap."""
+    standin.reset()  # quick answers: whatever still runs ends soon
+    standin.wait_idle()
     redis.Redis.from_url(redis_url).flushdb()
     return capped
 

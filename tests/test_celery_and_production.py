@@ -104,7 +104,7 @@ def test_the_purge_deletes_in_short_batches(settings):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from assistant import upkeep
+    from assistant.ops import upkeep
 
     settings.HELP_LOG_RETENTION_DAYS = 30
     old = timezone.now() - timedelta(days=40)
@@ -190,7 +190,7 @@ def test_redis_down_slows_answers_but_never_breaks_them(ask, demo_docs, settings
         }
     }
     settings.REDIS_URL = dead
-    from assistant import redis_async
+    from assistant.runtime import redis_async
 
     redis_async.reset()
     try:

@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.answering.events import Token
-from assistant.grounding import Guard, GuardRejected, GuardReport, guarded
+from assistant.answering.grounding import Guard, GuardRejected, GuardReport, guarded
 from tests.conftest import collect, sse_events
 
 pytestmark = pytest.mark.django_db
@@ -63,8 +63,8 @@ def test_links_to_the_sources_and_the_sites_own_pages_stay(grounded_prompt):
 
 
 def test_figures_from_the_passages_are_kept(demo_docs):
-    from assistant.prompt import build_prompt
-    from assistant.selectors import helpdoc_retrieve
+    from assistant.answering.prompt import build_prompt
+    from assistant.helpdocs.selectors import helpdoc_retrieve
 
     q = "How many rows can I import from a csv?"
     found = helpdoc_retrieve(query=q, path="/clients/", audience="public")
@@ -137,7 +137,7 @@ def test_stream_endpoint_lets_the_correct_step_out_and_nothing_invented(ask, oll
 
     from django.utils import timezone
 
-    from assistant.stats import latency_stats
+    from assistant.querylog.stats import latency_stats
 
     guard = latency_stats(since=timezone.now() - timedelta(hours=1))["guard"]
     assert guard["answers"] == 1 and guard["removed"] == row.guard_removed

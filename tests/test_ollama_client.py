@@ -10,12 +10,12 @@ import responses
 import respx
 from asgiref.sync import async_to_sync
 
-from assistant import breaker, conf, model_http, ollama_client
+from assistant import conf
 from assistant.answering.events import Done, Meta, Token, Usage
-from assistant.backends import generate
+from assistant.answering.prompt import STOP, Prompt
+from assistant.backends import breaker, generate, model_http, ollama_client
 from assistant.backends.base import BackendBusy, BackendError
 from assistant.backends.ollama import OllamaBackend
-from assistant.prompt import STOP, Prompt
 from tests.conftest import collect
 from tests.ollama_standin import GROUNDED_TOKENS
 

@@ -10,11 +10,12 @@ import pytest
 import respx
 from asgiref.sync import async_to_sync
 
-from assistant import breaker, upkeep
 from assistant.answering.events import Token, Usage
+from assistant.answering.prompt import STOP, Prompt
+from assistant.backends import breaker
 from assistant.backends.base import BackendBusy, BackendError
 from assistant.backends.openai import OpenAIBackend
-from assistant.prompt import STOP, Prompt
+from assistant.ops import upkeep
 from tests.conftest import sse_events
 
 HOST = "http://llm.test:8080"

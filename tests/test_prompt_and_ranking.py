@@ -2,9 +2,9 @@
 
 import pytest
 
-from assistant.prompt import SYSTEM, build_prompt
-from assistant.selectors import helpdoc_retrieve, helpdoc_search, section_of
-from assistant.text import normalise_question, stem, terms, truncate_words
+from assistant.answering.prompt import SYSTEM, build_prompt
+from assistant.helpdocs.selectors import helpdoc_retrieve, helpdoc_search, section_of
+from assistant.helpdocs.text import normalise_question, stem, terms, truncate_words
 
 pytestmark = pytest.mark.django_db
 

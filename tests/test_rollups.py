@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from assistant import histogram, rollups, stats, tasks
+from assistant import tasks
 from assistant.models import (
     CacheLevel,
     HelpDoc,
@@ -16,6 +16,7 @@ from assistant.models import (
     QueryStatus,
     RolledDay,
 )
+from assistant.querylog import histogram, rollups, stats
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,10 @@ import uuid
 
 import pytest
 
-from assistant import answer_cache, backends, redis_async
-from assistant.answering import flight, service
-from assistant.selectors import audience_for
+from assistant import backends
+from assistant.answering import answer_cache, flight, service
+from assistant.helpdocs.selectors import audience_for
+from assistant.runtime import redis_async
 from tests.conftest import sse_events
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from assistant import stats
 from assistant.models import CacheLevel, QueryLog, QueryStatus
+from assistant.querylog import stats
 from tests.conftest import sse_events
 
 pytestmark = pytest.mark.django_db
@@ -114,7 +114,7 @@ def test_the_query_log_list_never_counts_the_whole_log(client, hundred, settings
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from assistant import admin_paging
+    from assistant.querylog import admin_paging
 
     settings.DEBUG = False
     client.force_login(
@@ -216,7 +216,7 @@ def test_metrics_counters_move_after_a_question(client, ask, ollama, settings):
 
 
 def test_log_rows_are_batched_off_the_request_and_feedback_still_finds_them(ask, settings):
-    from assistant import log_writer
+    from assistant.querylog import log_writer
 
     settings.HELP_LOG_BATCH_SECONDS = 60  # the writer thread will not wake during the test
     answer_id = ask({"question": "export invoices", "path": "/invoices/"}).json()["id"]

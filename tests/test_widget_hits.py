@@ -8,8 +8,9 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from assistant import metrics, stats, tasks
+from assistant import metrics, tasks
 from assistant.models import CacheLevel, QueryLog
+from assistant.querylog import stats
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,9 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from .. import conf, metrics, redis_async
-from .events import Queued
+from assistant import conf, metrics
+from assistant.answering.events import Queued
+from assistant.runtime import redis_async
 
 log = logging.getLogger(__name__)
 

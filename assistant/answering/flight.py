@@ -14,8 +14,8 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 
-from .. import redis_async
-from .events import TERMINAL, Event, decode, encode
+from assistant.answering.events import TERMINAL, Event, decode, encode
+from assistant.runtime import redis_async
 
 log = logging.getLogger(__name__)
 

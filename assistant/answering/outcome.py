@@ -3,8 +3,8 @@
 import time
 from dataclasses import dataclass, field
 
-from ..models import CacheLevel, QueryStatus
-from .events import Done, Error, Event, Meta, Queued, Token
+from assistant.answering.events import Done, Error, Event, Meta, Queued, Token
+from assistant.models import CacheLevel, QueryStatus
 
 
 @dataclass

@@ -14,14 +14,10 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from .. import answer_cache, backends, conf, log_writer, metrics, querylog, ratelimit, redis_async
-from ..errors import ApiError
-from ..models import CacheLevel, QueryStatus
-from ..prompt import Prompt, build_prompt
-from ..selectors import audience_for, guess_language, helpdoc_retrieve
-from ..text import normalise_question
-from . import flight as flights
-from .events import (
+from assistant import backends, conf, metrics
+from assistant.answering import answer_cache, ratelimit
+from assistant.answering import flight as flights
+from assistant.answering.events import (
     ERROR_STATUS,
     TERMINAL,
     Done,
@@ -32,7 +28,15 @@ from .events import (
     interrupted,
     unavailable,
 )
-from .outcome import Outcome
+from assistant.answering.outcome import Outcome
+from assistant.answering.prompt import Prompt, build_prompt
+from assistant.errors import ApiError
+from assistant.helpdocs.selectors import audience_for, guess_language, helpdoc_retrieve
+from assistant.helpdocs.text import normalise_question
+from assistant.models import CacheLevel, QueryStatus
+from assistant.querylog import log_writer
+from assistant.querylog import records as querylog
+from assistant.runtime import redis_async
 
 log = logging.getLogger(__name__)
 

@@ -5,16 +5,17 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from .. import breaker, conf, metrics
-from ..answering.events import Done, Event, Meta, Queued, Usage, interrupted, unavailable
-from ..grounding import GuardRejected, GuardReport, guarded
-from ..prompt import Prompt
-from .base import Backend, BackendBusy, BackendError
-from .docs import DocsBackend
-from .embedded import EmbeddedBackend
-from .ollama import OllamaBackend
-from .openai import OpenAIBackend
-from .remote import RemoteBackend
+from assistant import conf, metrics
+from assistant.answering.events import Done, Event, Meta, Queued, Usage, interrupted, unavailable
+from assistant.answering.grounding import GuardRejected, GuardReport, guarded
+from assistant.answering.prompt import Prompt
+from assistant.backends import breaker
+from assistant.backends.base import Backend, BackendBusy, BackendError
+from assistant.backends.docs import DocsBackend
+from assistant.backends.embedded import EmbeddedBackend
+from assistant.backends.ollama import OllamaBackend
+from assistant.backends.openai import OpenAIBackend
+from assistant.backends.remote import RemoteBackend
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 from collections.abc import AsyncIterator
 
-from ..answering.events import Queued, Token, Usage
-from ..prompt import Prompt
+from assistant.answering.events import Queued, Token, Usage
+from assistant.answering.prompt import Prompt
 
 
 class BackendError(Exception):

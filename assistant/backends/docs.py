@@ -4,13 +4,13 @@ Always answers; also what the reader gets when the grounding guard rejects a mod
 import re
 from collections.abc import AsyncIterator
 
-from .. import conf
-from ..answering.events import Token, Usage
-from ..grounding import screen_quote
-from ..prompt import Prompt
-from ..selectors import Passage
-from ..text import topic_terms
-from .base import Backend
+from assistant import conf
+from assistant.answering.events import Token, Usage
+from assistant.answering.grounding import screen_quote
+from assistant.answering.prompt import Prompt
+from assistant.backends.base import Backend
+from assistant.helpdocs.selectors import Passage
+from assistant.helpdocs.text import topic_terms
 
 TEXTS = {
     "en": {

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .. import conf
-from ..answering.events import Token, Usage
-from ..prompt import STOP, Prompt
-from .base import Backend, BackendBusy, BackendError
+from assistant import conf
+from assistant.answering.events import Token, Usage
+from assistant.answering.prompt import STOP, Prompt
+from assistant.backends.base import Backend, BackendBusy, BackendError
 
 log = logging.getLogger(__name__)
 

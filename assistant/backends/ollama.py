@@ -1,7 +1,7 @@
 """Ollama over its native API (OLLAMA_URL, OLLAMA_MODEL)."""
 
-from .. import ollama_client
-from .remote import RemoteBackend
+from assistant.backends import ollama_client
+from assistant.backends.remote import RemoteBackend
 
 
 class OllamaBackend(RemoteBackend):

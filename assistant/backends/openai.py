@@ -1,7 +1,7 @@
 """Any OpenAI-compatible server (OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY)."""
 
-from .. import openai_client
-from .remote import RemoteBackend
+from assistant.backends import openai_client
+from assistant.backends.remote import RemoteBackend
 
 
 class OpenAIBackend(RemoteBackend):

@@ -7,12 +7,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from types import ModuleType
 
-from .. import breaker, conf, metrics
-from ..answering import admission
-from ..answering.events import Queued, Token, Usage
-from ..model_http import ModelBusy, ModelError
-from ..prompt import Prompt
-from .base import Backend, BackendBusy, BackendError
+from assistant import conf, metrics
+from assistant.answering import admission
+from assistant.answering.events import Queued, Token, Usage
+from assistant.answering.prompt import Prompt
+from assistant.backends import breaker
+from assistant.backends.base import Backend, BackendBusy, BackendError
+from assistant.backends.model_http import ModelBusy, ModelError
 
 
 class RemoteBackend(Backend):

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from django.core.cache import cache
 from django.db.models import Count, Max
 
-from .models import AUDIENCE_LEVELS, Audience, HelpDoc
-from .text import fold, squeeze, terms, topic_terms
+from assistant.helpdocs.text import fold, squeeze, terms, topic_terms
+from assistant.models import AUDIENCE_LEVELS, Audience, HelpDoc
 
 DOCS_VERSION_KEY = "assistant:docs-version"
 # Bounds how stale another worker's view of the docs can be when the cache is per process.

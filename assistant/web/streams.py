@@ -6,8 +6,8 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from . import conf, metrics
-from .errors import ApiError
+from assistant import conf, metrics
+from assistant.errors import ApiError
 
 RETRY_AFTER_SECONDS = 5
 

@@ -11,8 +11,8 @@ import threading
 
 from django.db import IntegrityError, close_old_connections
 
-from . import conf
-from .models import QueryLog
+from assistant import conf
+from assistant.models import QueryLog
 
 log = logging.getLogger(__name__)
 

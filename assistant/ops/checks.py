@@ -40,7 +40,7 @@ def check_shared_cache(app_configs, **kwargs):
 
 @register()
 def check_stream_buffering(app_configs, **kwargs):
-    from .middleware import GZipMiddleware as StreamSafeGZip
+    from assistant.middleware import GZipMiddleware as StreamSafeGZip
 
     for cls in _middlewares():
         if issubclass(cls, GZipMiddleware) and not issubclass(cls, StreamSafeGZip):

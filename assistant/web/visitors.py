@@ -2,7 +2,7 @@
 
 import hashlib
 
-from . import conf
+from assistant import conf
 
 
 def visitor_of(user, client_ip: str) -> str:

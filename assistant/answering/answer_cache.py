@@ -6,9 +6,9 @@ import logging
 
 from django.core.cache import cache
 
-from . import backends, conf
-from .selectors import docs_version, guess_language, section_of
-from .text import normalise_question
+from assistant import backends, conf
+from assistant.helpdocs.selectors import docs_version, guess_language, section_of
+from assistant.helpdocs.text import normalise_question
 
 log = logging.getLogger(__name__)
 

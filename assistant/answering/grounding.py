@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 from django.urls import Resolver404, resolve
 
-from .answering.events import Queued, Token
-from .prompt import DELIMITERS, Prompt
-from .text import terms, topic_terms
+from assistant.answering.events import Queued, Token
+from assistant.answering.prompt import DELIMITERS, Prompt
+from assistant.helpdocs.text import terms, topic_terms
 
 # A sentence ends at . ! ? followed by white space, or at a line break; a list number
 # ("1. Open…") does not end one.

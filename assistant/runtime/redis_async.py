@@ -9,7 +9,7 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from .aio import PerLoop
+from assistant.runtime.aio import PerLoop
 
 ERRORS = (redis.RedisError, OSError)
 

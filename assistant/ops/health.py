@@ -6,7 +6,8 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 
-from . import backends, breaker, conf
+from assistant import backends, conf
+from assistant.backends import breaker
 
 
 def _cache_report() -> dict:

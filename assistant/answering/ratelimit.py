@@ -6,8 +6,8 @@ import time
 
 from django.core.cache import cache
 
-from . import conf
-from .errors import ApiError
+from assistant import conf
+from assistant.errors import ApiError
 
 
 class RateLimited(ApiError):

@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass, field
 
-from . import conf
-from .selectors import Hit, Passage, Retrieval
-from .text import squeeze, truncate_words
+from assistant import conf
+from assistant.helpdocs.selectors import Hit, Passage, Retrieval
+from assistant.helpdocs.text import squeeze, truncate_words
 
 NOT_COVERED_REPLY = "The help docs don't say."
 SYSTEM = (

@@ -2,15 +2,19 @@
 cache hits, and the readers' votes."""
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from . import log_writer, metrics
-from .answering.outcome import Outcome
-from .models import CacheLevel, QueryLog, QueryStatus
+from assistant import metrics
+from assistant.models import CacheLevel, QueryLog, QueryStatus
+from assistant.querylog import log_writer
+
+if TYPE_CHECKING:  # the answering path writes here; the log does not import it back
+    from assistant.answering.outcome import Outcome
 
 
-def record_outcome(outcome: Outcome, endpoint: str) -> None:
+def record_outcome(outcome: "Outcome", endpoint: str) -> None:
     """Write the query log row and count the metrics; never fails the request."""
     status = outcome.status or QueryStatus.ERROR
     metrics.REQUESTS.labels(endpoint, outcome.backend or "none", status).inc()

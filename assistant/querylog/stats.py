@@ -15,8 +15,8 @@ from django.db import connection
 from django.db.models import Aggregate, Count, FloatField, QuerySet
 from django.utils import timezone
 
-from . import histogram, rollups
-from .models import CacheLevel, QueryLog, QueryStatus
+from assistant.models import CacheLevel, QueryLog, QueryStatus
+from assistant.querylog import histogram, rollups
 
 PERCENTILES = (0.5, 0.95, 0.99)
 ANSWERED = (QueryStatus.OK, QueryStatus.FALLBACK, QueryStatus.NOT_COVERED)
@@ -170,7 +170,7 @@ def top_questions(*, since: datetime, limit: int = 20) -> list[dict]:
 def top_questions_by_section(*, since: datetime, limit: int) -> list[tuple[str, str]]:
     """[(question, path)] asked by the most visitors since `since`, per page section, most
     asked first; only questions the docs covered (a model never answers what no doc says)."""
-    from .selectors import section_of
+    from assistant.helpdocs.selectors import section_of
 
     counts: dict[tuple[str, str], int] = defaultdict(int)
     rows = (

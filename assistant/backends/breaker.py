@@ -16,7 +16,7 @@ from collections.abc import Callable
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
-from . import conf, metrics
+from assistant import conf, metrics
 
 _KEY = "assistant:breaker:"
 CLOSED_MEMO_SECONDS = 1.0

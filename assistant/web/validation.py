@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
-from . import conf
-from .errors import ApiError
+from assistant import conf
+from assistant.errors import ApiError
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
-from . import answer_cache, conf, rollups
-from .answering.service import AnswerFailed, Question, answer_now
-from .backends import REGISTRY, BackendError, RemoteBackend
-from .backends.embedded import get_model
-from .models import Audience, QueryLog
-from .stats import top_questions_by_section
+from assistant import conf
+from assistant.answering import answer_cache
+from assistant.answering.service import AnswerFailed, Question, answer_now
+from assistant.backends import REGISTRY, BackendError, RemoteBackend
+from assistant.backends.embedded import get_model
+from assistant.models import Audience, QueryLog
+from assistant.querylog import rollups
+from assistant.querylog.stats import top_questions_by_section
 
 log = logging.getLogger(__name__)
 

@@ -3,10 +3,10 @@
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from . import conf
-from .answering.events import Usage
-from .model_http import ModelError, answers, json_line, post_json, stream_lines
-from .prompt import STOP
+from assistant import conf
+from assistant.answering.events import Usage
+from assistant.answering.prompt import STOP
+from assistant.backends.model_http import ModelError, answers, json_line, post_json, stream_lines
 
 
 def keep_alive() -> str | int:

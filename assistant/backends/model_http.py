@@ -11,8 +11,8 @@ import httpx
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import conf
-from .aio import PerLoop
+from assistant import conf
+from assistant.runtime.aio import PerLoop
 
 
 class ModelError(Exception):

@@ -14,8 +14,8 @@ from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from . import histogram
-from .models import QueryLog, QueryRollup, QueryStatus, QuestionRollup, RolledDay
+from assistant.models import QueryLog, QueryRollup, QueryStatus, QuestionRollup, RolledDay
+from assistant.querylog import histogram
 
 # (day, backend, cache level, status)
 CellKey = tuple[date, str, str, str]

@@ -1,0 +1,1 @@
+"""Running it: the Celery tasks' services (upkeep), the health report, the system checks."""

@@ -1,0 +1,1 @@
+"""Per-event-loop resources (aio) and the asyncio Redis clients (redis_async)."""
