@@ -33,7 +33,7 @@ class Mutation:
 MUTATIONS = [
     Mutation(
         "breaker: several probes at once after the cooldown",
-        "assistant/breaker.py",
+        "assistant/backends/breaker.py",
         'if not cache.add(_KEY + name + ":probe", 1, 10):',
         "if False:",
         ("tests/test_breaker.py",),
@@ -47,7 +47,7 @@ MUTATIONS = [
     ),
     Mutation(
         "cache key: the reply language left out",
-        "assistant/answer_cache.py",
+        "assistant/answering/answer_cache.py",
         "language or guess_language(question),",
         '"",',
         ("tests/test_api_help.py",),
@@ -61,7 +61,7 @@ MUTATIONS = [
     ),
     Mutation(
         "rate limit: keyed by IP even for a signed-in user",
-        "assistant/visitors.py",
+        "assistant/web/visitors.py",
         'f"u:{user.pk}" if user is not None and user.is_authenticated else f"ip:{client_ip}"',
         'f"ip:{client_ip}"',
         ("tests/test_api_help.py",),
@@ -82,7 +82,7 @@ MUTATIONS = [
     ),
     Mutation(
         "guard: links to any site kept",
-        "assistant/grounding.py",
+        "assistant/answering/grounding.py",
         '"""This site\'s own paths only (a source, or a page the site serves)."""',
         '"""This site\'s own paths only (a source, or a page the site serves)."""\n'
         "        return True",

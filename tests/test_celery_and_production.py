@@ -277,3 +277,14 @@ def test_compose_file_wires_the_stack():
     conf = (ROOT / "gunicorn.conf.py").read_text()
     assert 'worker_class = "helpdesk.asgi_worker.Worker"' in conf
     assert 'wsgi_app = "helpdesk.asgi:application"' in conf  # (gunicorn's name for the app)
+
+
+@pytest.mark.django_db
+def test_the_suite_uses_a_database_of_its_own(settings):
+    """Whichever test runs first or alone: never the developer's db.sqlite3 or the database
+    DATABASE_URL names."""
+    name = str(settings.DATABASES["default"]["NAME"])
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        assert name.endswith(".pytest-db.sqlite3")
+    else:
+        assert name.startswith("test_")
