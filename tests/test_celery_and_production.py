@@ -273,6 +273,17 @@ def test_compose_file_wires_the_stack():
     ):
         assert name in env, name
     assert env["OLLAMA_URL"] == "http://ollama:11434"
+    # The app's settings are passed through, not given a second default here; the chain (no
+    # embedded model in the image) and the model the pull service fetches are compose's own.
+    from assistant.conf import DEFAULTS
+
+    with_defaults = {
+        name
+        for name, value in env.items()
+        if name in DEFAULTS and value is not None and ":-" in str(value) and not
+        str(value).endswith(":-}")
+    }
+    assert with_defaults == {"ASSISTANT_BACKENDS", "OLLAMA_MODEL"}
     assert services["worker"]["environment"] == env  # one env for web, worker and beat
     conf = (ROOT / "gunicorn.conf.py").read_text()
     assert 'worker_class = "helpdesk.asgi_worker.Worker"' in conf
