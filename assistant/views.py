@@ -20,6 +20,7 @@ from assistant.helpdocs.selectors import audience_for, visible_audiences
 from assistant.models import HelpDoc
 from assistant.ops import health
 from assistant.querylog.records import feedback_record, record_widget_hits
+from assistant.runtime import aio
 from assistant.web import sse, streams
 from assistant.web.validation import feedback_input, help_input, widget_hits_input
 from assistant.web.visitors import client_ip, visitor_of
@@ -50,6 +51,8 @@ async def help_view(request: HttpRequest) -> HttpResponse:
 
 
 async def _event_stream(answer: Answer) -> AsyncIterator[bytes]:
+    # The view's sync work is done (and the middlewares' too: the body is read after them).
+    aio.release_request_thread()
     async with streams.counted():
         yield sse.comment("answer on its way")
         # Closed when the client goes away too: leaving the flight stops the model.

@@ -89,6 +89,11 @@ class LiveGunicorn:
         s.headers["Referer"] = self.url + "/clients/"
         return s
 
+    def worker_threads(self) -> int:
+        """Threads in all of gunicorn's worker processes (the children of its master)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+        return sum(len(os.listdir(f"/proc/{pid}/task")) for pid in children.split())
+
     def stop(self) -> None:
         self.proc.terminate()
         try:

@@ -96,6 +96,13 @@ MUTATIONS = [
         ("tests/test_stats_feedback_metrics.py",),
     ),
     Mutation(
+        "streams: the request's thread kept while its answer streams",
+        "assistant/views.py",
+        "    aio.release_request_thread()\n",
+        "",
+        ("tests/test_capacity_live.py",),
+    ),
+    Mutation(
         "single-flight without Redis: flights not registered in the process",
         "assistant/answering/flight.py",
         "flight = _local[key] = Flight(key)",

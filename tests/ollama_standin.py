@@ -120,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat(self, body: dict) -> None:
         mode, model = self.s.mode, body.get("model", "")
         if mode == "hang":
-            self.s.stop.wait(self.s.hang)
+            self.s.hung_up.wait(self.s.hang)
             self.close_connection = True
             return
         if mode == "error500":
@@ -234,13 +234,18 @@ class OllamaStandIn:
         self.lock = threading.Lock()
         self.slot_free = threading.Condition(self.lock)
         self.stop = threading.Event()
+        self.hung_up = threading.Event()  # set by reset(): requests in "hang" mode end
         self.reset()
         self._server = _Server(self)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def reset(self, **behaviour) -> "OllamaStandIn":
-        """Zero the counters and set the behaviour (mode, tokens, delay, first_delay, …)."""
+        """Zero the counters and set the behaviour (mode, tokens, delay, first_delay, …).
+        Requests hanging from before end now (their connection closes), as a restarted
+        server's would."""
+        self.hung_up.set()
+        self.hung_up = threading.Event()
         with self.lock:
             self.mode = "ok"
             # Three sentences of the "Creating a client" demo doc, in awkward pieces.
@@ -310,6 +315,7 @@ class OllamaStandIn:
 
     def close(self) -> None:
         self.stop.set()
+        self.hung_up.set()
         self._server.shutdown()
         self._server.server_close()
 

@@ -72,12 +72,18 @@ def capped(live_docs, standin, redis_url):
         server.stop()
 
 
-@pytest.fixture
-def fresh(capped, standin, redis_url):
-    """The capped servers with empty Redis, and the stand-in idle: the generations of the test
-    before would count against this one's cap."""
+@pytest.fixture(autouse=True)
+def idle_standin(standin):
+    """Every test here starts with the stand-in quick and idle: generations still running from
+    the test before (whichever it was) would count against this one's caps and timeouts."""
     standin.reset()  # quick answers: whatever still runs ends soon
     standin.wait_idle()
+    return standin
+
+
+@pytest.fixture
+def fresh(capped, redis_url):
+    """The capped servers with empty Redis."""
     redis.Redis.from_url(redis_url).flushdb()
     return capped
 
@@ -153,17 +159,20 @@ def roomy(live_docs, standin, redis_url):
 
 def test_many_open_streams_leave_pages_and_cache_hits_served(roomy, standin, redis_url):
     """60 slow answers stream at once (more than the 2 × 16 threads the WSGI setup had): every
-    plain page and cache hit asked meanwhile is answered, and every stream ends with done."""
+    plain page and cache hit asked meanwhile is answered, every stream ends with done, and
+    no open stream holds a thread."""
     redis.Redis.from_url(redis_url).flushdb()
     n = 60
     cached = _unique("cached")
     s = roomy.session()
     assert s.post(roomy.url + "/assistant/api/help/", json=cached, timeout=10).ok
     standin.reset(first_delay=1.0, delay=0.3)  # about 5 s per answer
+    idle_threads = roomy.worker_threads()
     readers = [Reader(roomy, _unique(f"open {i}")) for i in range(n)]
     for reader in readers:
         reader.until("meta")  # all n are streaming now
     assert standin.active == n
+    assert roomy.worker_threads() - idle_threads < n // 4  # (it was n: one each)
     pages = [requests.get(roomy.url + "/", timeout=5).status_code for _ in range(20)]
     hits = [
         s.post(roomy.url + "/assistant/api/help/", json=cached, timeout=5).json()["cached"]

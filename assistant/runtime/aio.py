@@ -1,4 +1,5 @@
-"""Clients bound to an event loop (redis.asyncio, httpx) made once per loop, on first use.
+"""Clients bound to an event loop (redis.asyncio, httpx) made once per loop, on first use;
+and a long response's release of the thread Django keeps for its request.
 
 A worker of the ASGI server has one loop for its life. Celery tasks and the tests run each
 answer in a loop of its own (asgiref's async_to_sync), where a client of another loop would
@@ -9,6 +10,9 @@ import asyncio
 import weakref
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from asgiref.sync import SyncToAsync
+from django.db import connections
 
 T = TypeVar("T")
 
@@ -28,3 +32,23 @@ class PerLoop(Generic[T]):
     def reset(self) -> None:
         """Forget every loop's client (after a settings change, in tests)."""
         self._by_loop.clear()
+
+
+def release_request_thread() -> None:
+    """Let go of the thread Django keeps for this request's sync work, before a long response
+    streams. asgiref starts that thread on the request's first thread-sensitive call (Django's
+    own request_started receivers make one) and keeps it, idle, until the request ends: every
+    open stream would hold a thread (about 20 KB of memory each, and a thread per reader is
+    what ASGI serving is meant to avoid). A later sync call of the same request (the query
+    log at the end) starts a new thread for its moment.
+
+    The thread first closes the database connections it opened: Django closes a request's
+    connections in whichever thread runs its request_finished receivers, not in this one.
+    """
+    context = SyncToAsync.thread_sensitive_context.get(None)
+    if context is None:
+        return
+    executor = SyncToAsync.context_to_thread_executor.pop(context, None)
+    if executor is not None:
+        executor.submit(connections.close_all)
+        executor.shutdown(wait=False)  # the thread ends once that is done; nothing waits here
