@@ -118,6 +118,8 @@ if REDIS_URL:
                 # threads wait for one of the 50 connections instead of failing past them.
                 "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
                 "CONNECTION_POOL_KWARGS": {"max_connections": 50, "timeout": 2},
+                # One redis-py client per pool, not one per request (assistant.runtime).
+                "CONNECTION_FACTORY": "assistant.runtime.cache_clients.SharedClientFactory",
             },
         }
     }

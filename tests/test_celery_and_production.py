@@ -299,3 +299,14 @@ def test_the_suite_uses_a_database_of_its_own(settings):
         assert name.endswith(".pytest-db.sqlite3")
     else:
         assert name.startswith("test_")
+
+
+def test_every_request_s_cache_object_shares_one_redis_client():
+    """Django makes a cache object per request; with Redis they share one redis-py client
+    (each would copy redis-py's response callbacks, about 13 KB, for the request's length)."""
+    expr = (
+        "[__import__('django.core.cache').core.cache.caches.create_connection('default')"
+        ".client.get_client(write=True) is __import__('django.core.cache').core.cache.caches"
+        ".create_connection('default').client.get_client(write=True)]"
+    )
+    assert _settings_in_subprocess(expr, REDIS_URL="redis://127.0.0.1:6379/15") == [True]

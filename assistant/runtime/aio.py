@@ -38,9 +38,9 @@ def release_request_thread() -> None:
     """Let go of the thread Django keeps for this request's sync work, before a long response
     streams. asgiref starts that thread on the request's first thread-sensitive call (Django's
     own request_started receivers make one) and keeps it, idle, until the request ends: every
-    open stream would hold a thread (about 20 KB of memory each, and a thread per reader is
-    what ASGI serving is meant to avoid). A later sync call of the same request (the query
-    log at the end) starts a new thread for its moment.
+    open stream would hold a thread (about 20 KB each, and a thread per reader is what ASGI
+    serving is meant to avoid). A later sync call of the same request (the query log at the
+    end) starts a new thread for its moment.
 
     The thread first closes the database connections it opened: Django closes a request's
     connections in whichever thread runs its request_finished receivers, not in this one.
