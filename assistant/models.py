@@ -99,7 +99,7 @@ class QueryLog(models.Model):
 
 class QueryRollup(models.Model):
     """One day of the query log per backend, cache level and status: counts, the guard's
-    removals and fixed-bucket latency histograms (assistant.histogram). The statistics page
+    removals and fixed-bucket latency histograms (assistant.querylog.histogram). The statistics page
     reads these for whole days and the log itself only for the rest."""
 
     day = models.DateField(db_index=True)

@@ -67,7 +67,7 @@ MIDDLEWARE = [
 ]
 
 # Django's deploy checks for these three look for its own middleware paths; ours are the same
-# classes run on the event loop, checked by assistant.checks.check_security_middlewares.
+# classes run on the event loop, checked by assistant.ops.checks.check_security_middlewares.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "helpdesk.urls"

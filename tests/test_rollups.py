@@ -88,7 +88,7 @@ def test_a_window_splits_into_rolled_days_and_live_ranges():
     live_days = {r.created.day for r in part.live}
     assert live_days == {17, 20}
     assert (
-        part.live.count() + sum(c.n for c in part.rolled_cells)
+        part.live.count() + sum(c.n for c in part.cell_rows)
         == QueryLog.objects.filter(created__gte=NOW - timedelta(days=3), created__lt=NOW).count()
     )
 

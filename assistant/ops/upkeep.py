@@ -69,7 +69,7 @@ def prefetch_common_questions(*, limit: int = 20, hours: int = 24) -> dict:
 
 
 def query_logs_roll_up() -> dict:
-    """Write the daily rollups the statistics page reads (assistant.rollups)."""
+    """Write the daily rollups the statistics page reads (assistant.querylog.rollups)."""
     return rollups.roll_up()
 
 

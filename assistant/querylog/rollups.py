@@ -2,7 +2,7 @@
 at a thousand: whole days are read from QueryRollup/QuestionRollup, the rest of a window (the
 partial first day, today) from the log itself through the same summarising code.
 
-A Celery task (`rollup_query_logs`) writes each finished day once, and the last one again on
+A Celery task (`roll_up_query_logs`) writes each finished day once, and the last one again on
 every run, so rows that reached the log late are still counted.
 """
 
@@ -49,11 +49,11 @@ class Window:
     live: QuerySet
 
     @property
-    def rolled_cells(self) -> QuerySet:
+    def cell_rows(self) -> QuerySet:
         return QueryRollup.objects.filter(day__in=self.rolled)
 
     @property
-    def rolled_questions(self) -> QuerySet:
+    def question_rows(self) -> QuerySet:
         return QuestionRollup.objects.filter(day__in=self.rolled)
 
 
@@ -127,7 +127,7 @@ def rolled_cells(rollups: QuerySet) -> dict[CellKey, Cell]:
 def cells_of(part: Window) -> dict[CellKey, Cell]:
     """Every cell of the window. Its live ranges are the days not rolled up, so the two
     parts never share a key."""
-    return {**rolled_cells(part.rolled_cells), **summarise(part.live)}
+    return {**rolled_cells(part.cell_rows), **summarise(part.live)}
 
 
 def _question_counts(logs: QuerySet) -> QuerySet:
@@ -153,7 +153,7 @@ def most(part: Window, limit: int = 20) -> dict[str, list[dict]]:
     asks the docs did not cover; "unhelpful": answers voted down), the questions with the
     highest sums: [{"question", "n"}]. One grouped query over the rollups, one over the log."""
     sums: dict[str, list[int]] = {}
-    rolled = part.rolled_questions.values("question").annotate(
+    rolled = part.question_rows.values("question").annotate(
         **{f"sum_{m}": Sum(m) for m in MEASURES}
     )
     for question, *counts in rolled.values_list("question", *(f"sum_{m}" for m in MEASURES)):

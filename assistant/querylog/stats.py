@@ -1,5 +1,5 @@
 """Reads for the admin's statistics page: latency percentiles, cache and error rates, questions
-(from the daily rollups and the log's newest rows: assistant.rollups).
+(from the daily rollups and the log's newest rows: assistant.querylog.rollups).
 
 `percentiles` computes exact ones (PostgreSQL's percentile_cont, the same definition in Python
 on SQLite): what the histograms are checked against in the tests and `make bench`.
@@ -85,7 +85,7 @@ def _timing_row(latency: list[int], ttft: list[int]) -> dict:
 
 def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
     """Everything the statistics page shows for the questions asked in [since, until): whole
-    days from the daily rollups, the rest from the log (assistant.rollups). Percentiles are
+    days from the daily rollups, the rest from the log (assistant.querylog.rollups). Percentiles are
     read from fixed-bucket histograms: within one bucket (15 %) of the exact ones."""
     part = rollups.window(since, until or timezone.now())
     cells = rollups.cells_of(part)
