@@ -171,6 +171,24 @@ def collect(events) -> list:
     return async_to_sync(go)()
 
 
+def log_row(**fields):
+    """One query-log row, written directly: an answered question on / by default."""
+    from django.utils import timezone
+
+    from assistant.models import CacheLevel, QueryLog, QueryStatus
+
+    defaults = dict(
+        created=timezone.now(),
+        question="q",
+        path="/",
+        audience="public",
+        backend="ollama",
+        status=QueryStatus.OK,
+        cache_level=CacheLevel.NONE,
+    )
+    return QueryLog.objects.create(**{**defaults, **fields})
+
+
 def sse_events(raw: bytes) -> list[tuple[str, dict | str]]:
     """Parse an event stream: [("comment", text) | (event, data)]."""
     out = []

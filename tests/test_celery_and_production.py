@@ -15,6 +15,7 @@ from django.utils import timezone
 from assistant import tasks
 from assistant.models import QueryLog
 from celery_app import app
+from tests.conftest import log_row
 
 ROOT = Path(__file__).resolve().parent.parent
 Q = {"question": "How do I export invoices?", "path": "/invoices/"}
@@ -54,23 +55,10 @@ def test_warm_up_on_a_real_worker_loads_ollama_with_the_real_options(
 
 @pytest.mark.django_db
 def test_prefetch_fills_the_cache_for_the_top_questions(ask, ollama, settings):
-    now = timezone.now()
     for _ in range(3):
-        QueryLog.objects.create(
-            created=now,
-            question="how do i export invoices",
-            path="/invoices/7/",
-            audience="public",
-            status="ok",
-            doc_matched=True,
-        )
-    QueryLog.objects.create(
-        created=now - timedelta(days=2),
-        question="old question",
-        path="/",
-        audience="public",
-        status="ok",
-        doc_matched=True,
+        log_row(question="how do i export invoices", path="/invoices/7/", doc_matched=True)
+    log_row(
+        created=timezone.now() - timedelta(days=2), question="old question", doc_matched=True
     )
     assert tasks.prefetch_common_questions.apply().get() == {
         "answered": 1,
@@ -89,12 +77,8 @@ def test_prefetch_fills_the_cache_for_the_top_questions(ask, ollama, settings):
 def test_retention_task_deletes_old_logs_only(settings):
     settings.HELP_LOG_RETENTION_DAYS = 30
     now = timezone.now()
-    QueryLog.objects.create(
-        created=now - timedelta(days=31), question="old", audience="public", status="ok"
-    )
-    QueryLog.objects.create(
-        created=now - timedelta(days=29), question="new", audience="public", status="ok"
-    )
+    log_row(created=now - timedelta(days=31), question="old")
+    log_row(created=now - timedelta(days=29), question="new")
     assert tasks.purge_old_query_logs.apply().get() == 1
     assert list(QueryLog.objects.values_list("question", flat=True)) == ["new"]
 
@@ -112,7 +96,7 @@ def test_the_purge_deletes_in_short_batches(settings):
         QueryLog(created=old, question=f"old {i}", audience="public", status="ok")
         for i in range(12)
     )
-    QueryLog.objects.create(created=timezone.now(), question="new", audience="public", status="ok")
+    log_row(question="new")
     with CaptureQueriesContext(connection) as queries:
         assert upkeep.query_logs_purge(batch=5) == 12
     deletes = [q for q in queries if q["sql"].startswith('DELETE FROM "assistant_querylog"')]

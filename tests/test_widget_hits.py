@@ -11,6 +11,7 @@ from django.utils import timezone
 from assistant import metrics, tasks
 from assistant.models import CacheLevel, QueryLog
 from assistant.querylog import stats
+from tests.conftest import log_row
 
 pytestmark = pytest.mark.django_db
 
@@ -116,26 +117,14 @@ def test_forged_hits_change_neither_the_statistics_nor_the_prefetch(ask, ollama,
 
 
 def test_prefetch_never_sends_a_question_no_doc_covers(ollama):
-    now = timezone.now()
     for i in range(3):
-        QueryLog.objects.create(
-            created=now,
+        log_row(
             question="what is the meaning of life",
-            path="/",
-            audience="public",
             status="not_covered",
             doc_matched=False,
             visitor=f"v{i}",
         )
-    QueryLog.objects.create(
-        created=now,
-        question="how do i export invoices",
-        path="/invoices/",
-        audience="public",
-        status="ok",
-        doc_matched=True,
-        visitor="v0",
-    )
+    log_row(question="how do i export invoices", path="/invoices/", doc_matched=True, visitor="v0")
     assert tasks.prefetch_common_questions.apply().get()["answered"] == 1
     assert ollama.chat_calls == 1
     assert "export invoices" in ollama.chat_bodies[0]["messages"][-1]["content"]
