@@ -29,9 +29,22 @@ def _reachable(url: str) -> bool:
         return False
 
 
+class _HeldClock:
+    """The rate limit's clock, held in the middle of one fixed window (a test that crossed a
+    minute boundary would get a fresh budget halfway through its requests)."""
+
+    @staticmethod
+    def time() -> float:
+        return 1_800_030.0
+
+
 @pytest.fixture(autouse=True)
-def _isolated(settings):
-    """Each test starts with an empty cache, closed breakers, fresh pools and a docs-only chain."""
+def _isolated(settings, monkeypatch):
+    """Each test starts with an empty cache, closed breakers, fresh pools, a docs-only chain,
+    and the rate limit's window held still."""
+    from assistant.answering import ratelimit
+
+    monkeypatch.setattr(ratelimit, "time", _HeldClock)
     cache.clear()
     selectors.docs_version_reset()
     selectors._indexes.clear()

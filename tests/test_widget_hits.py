@@ -25,17 +25,6 @@ def _hits(ask, hits: list[dict], address: str):
     return ask({"hits": hits}, endpoint="widget-hits", REMOTE_ADDR=address)
 
 
-@pytest.fixture
-def one_window(monkeypatch):
-    """The rate limit's clock held in the middle of one window: a run that crossed a minute
-    boundary would start a fresh budget halfway through the posts."""
-    from assistant.answering import ratelimit
-
-    monkeypatch.setattr(
-        ratelimit, "time", type("Clock", (), {"time": staticmethod(lambda: 1_800_030.0)})
-    )
-
-
 def _rejected() -> float:
     return metrics.WIDGET_HITS_REJECTED._value.get()
 
@@ -74,7 +63,7 @@ def test_unknown_and_foreign_ids_are_ignored_and_counted_as_rejected(ask, demo_d
     ) == [QueryLog.objects.get(id=mine).question]
 
 
-def test_hit_reports_are_rate_limited_per_visitor(ask, demo_docs, settings, one_window):
+def test_hit_reports_are_rate_limited_per_visitor(ask, demo_docs, settings):
     settings.HELP_HITS_RATE_LIMIT = "3/60"
     answer_id = ask(EXPORT, REMOTE_ADDR=READER).json()["id"]
     statuses = [_hits(ask, [{"id": answer_id}], READER).status_code for _ in range(5)]
@@ -100,9 +89,7 @@ def test_top_questions_count_distinct_visitors_not_rows(ask, demo_docs):
     ]
 
 
-def test_forged_hits_change_neither_the_statistics_nor_the_prefetch(
-    ask, ollama, settings, one_window
-):
+def test_forged_hits_change_neither_the_statistics_nor_the_prefetch(ask, ollama, settings):
     """10,000 hits of a spam question from one client, as measured against the first version:
     200 requests of 50 hits with made-up ids, a real reader's id, and the attacker's own."""
     for address in (READER, OTHER):
