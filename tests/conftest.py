@@ -14,6 +14,7 @@ from assistant.answering import admission, flight
 from assistant.backends import breaker, model_http
 from assistant.helpdocs import selectors
 from assistant.runtime import redis_async
+from tests.canned_server import CannedServer
 from tests.live_server import LiveGunicorn, db_url
 from tests.ollama_standin import OllamaStandIn
 
@@ -58,6 +59,21 @@ def _isolated(settings, monkeypatch):
     settings.HELP_LOG_BATCH_SECONDS = 0  # inline; the batching itself has its own test
     yield
     model_http.reset_session()
+
+
+@pytest.fixture
+def model_server():
+    """A model server on loopback with canned replies (tests/canned_server.py)."""
+    server = CannedServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def second_model_server():
+    server = CannedServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")

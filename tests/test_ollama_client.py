@@ -1,13 +1,11 @@
-"""The Ollama client and backend: unit tests with `respx` (the answers, over httpx) and
-`responses` (warm-up, over requests), then over real sockets against the stand-in."""
+"""The Ollama client and backend: canned replies over real sockets (the answers, over aiohttp:
+the `model_server` fixture) and `responses` (warm-up, over requests), then the stand-in."""
 
 import json
 import time
 
-import httpx
 import pytest
 import responses
-import respx
 from asgiref.sync import async_to_sync
 
 from assistant import conf
@@ -50,14 +48,15 @@ def _texts(usage: Usage, into: list | None = None) -> list[str]:
     return out
 
 
-def _run(settings, hosts=HOST):
+def _run(settings, hosts: str):
     settings.OLLAMA_URL = hosts
     usage = Usage()
     return _texts(usage), usage
 
 
-def _chat(host=HOST, **response) -> respx.Route:
-    return respx.post(f"{host}/api/chat").mock(return_value=httpx.Response(**response))
+def _chat(server, **response):
+    """Every chat `server` receives answers `response` (status, text or json)."""
+    return server.reply("/api/chat", **response)
 
 
 @pytest.fixture
@@ -66,18 +65,18 @@ def fast(settings):
     settings.HELP_OLLAMA_RETRIES = 2
 
 
-@respx.mock
-def test_body_has_model_options_keep_alive_and_messages(settings, fast):
+def test_body_has_model_options_keep_alive_and_messages(settings, fast, model_server):
     settings.OLLAMA_MODEL = "qwen2.5:1.5b-instruct"
     settings.OLLAMA_KEEP_ALIVE = "7m"
     route = _chat(
-        status_code=200,
+        model_server,
+        status=200,
         text=_line("Hi") + _line(done=True, eval_count=1, prompt_eval_count=9),
     )
-    chunks, usage = _run(settings)
+    chunks, usage = _run(settings, model_server.url)
     assert chunks == ["Hi"]
     assert usage.tokens_in == 9 and usage.tokens_out == 1
-    sent = json.loads(route.calls[0].request.content)
+    sent = route.calls[0]["json"]
     assert sent["model"] == "qwen2.5:1.5b-instruct"
     assert sent["keep_alive"] == "7m"
     assert sent["stream"] is True
@@ -86,29 +85,28 @@ def test_body_has_model_options_keep_alive_and_messages(settings, fast):
     assert sent["messages"] == PROMPT.messages
 
 
-@respx.mock
 @pytest.mark.parametrize("status,calls", [(500, 2), (404, 1), (400, 1)])
-def test_error_statuses_retry_only_when_a_retry_can_help(settings, fast, status, calls):
-    route = _chat(status_code=status, json={"error": "x"})
+def test_error_statuses_retry_only_when_a_retry_can_help(
+    settings, fast, model_server, status, calls
+):
+    route = _chat(model_server, status=status, json={"error": "x"})
     with pytest.raises(BackendError, match=f"HTTP {status}"):
-        _run(settings)
+        _run(settings, model_server.url)
     assert route.call_count == calls
-    assert breaker.state(f"ollama:{HOST}")["state"] == "open"
+    assert breaker.state(f"ollama:{model_server.url}")["state"] == "open"
 
 
-@respx.mock
-def test_503_is_busy_no_retry_no_breaker_failure(settings, fast):
-    route = _chat(status_code=503, json={"error": "server busy, please try again."})
+def test_503_is_busy_no_retry_no_breaker_failure(settings, fast, model_server):
+    route = _chat(model_server, status=503, json={"error": "server busy, please try again."})
     with pytest.raises(BackendBusy, match="HTTP 503"):
-        _run(settings)
+        _run(settings, model_server.url)
     assert route.call_count == 1
-    assert breaker.state(f"ollama:{HOST}")["state"] == "closed"
+    assert breaker.state(f"ollama:{model_server.url}")["state"] == "closed"
 
 
-@respx.mock
-def test_mid_stream_error_line_fails_the_call_after_its_tokens(settings, fast):
-    settings.OLLAMA_URL = HOST
-    route = _chat(status_code=200, text=_line("A") + json.dumps({"error": "boom"}) + "\n")
+def test_mid_stream_error_line_fails_the_call_after_its_tokens(settings, fast, model_server):
+    settings.OLLAMA_URL = model_server.url
+    route = _chat(model_server, text=_line("A") + json.dumps({"error": "boom"}) + "\n")
     got: list[str] = []
     with pytest.raises(BackendError, match="mid-stream error: boom"):
         _texts(Usage(), into=got)
@@ -116,30 +114,29 @@ def test_mid_stream_error_line_fails_the_call_after_its_tokens(settings, fast):
     assert route.call_count == 1  # text reached the user: no retry
 
 
-@respx.mock
-def test_garbage_line_is_a_failure_not_text(settings, fast):
-    route = _chat(status_code=200, text="<html>oops</html>\n")
+def test_garbage_line_is_a_failure_not_text(settings, fast, model_server):
+    route = _chat(model_server, text="<html>oops</html>\n")
     with pytest.raises(BackendError, match="not JSON"):
-        _run(settings)
+        _run(settings, model_server.url)
     assert route.call_count == 2  # nothing was sent yet: retried
 
 
-@respx.mock
-def test_stream_without_done_line_is_a_failure(settings, fast):
-    _chat(status_code=200, text=_line("A"))
+def test_stream_without_done_line_is_a_failure(settings, fast, model_server):
+    _chat(model_server, text=_line("A"))
     with pytest.raises(BackendError, match="without a done line"):
-        _run(settings)
+        _run(settings, model_server.url)
 
 
-@respx.mock
 @pytest.mark.parametrize("status", [500, 503])
-def test_next_host_is_tried_when_one_fails_or_is_busy(settings, fast, status):
-    other = "http://second.test:11434"
-    _chat(status_code=status, json={"error": "x"})
-    _chat(other, status_code=200, text=_line("ok") + _line(done=True))
-    chunks, _ = _run(settings, hosts=f"{HOST}, {other}")
+def test_next_host_is_tried_when_one_fails_or_is_busy(
+    settings, fast, model_server, second_model_server, status
+):
+    first, other = model_server.url, second_model_server.url
+    _chat(model_server, status=status, json={"error": "x"})
+    _chat(second_model_server, text=_line("ok") + _line(done=True))
+    chunks, _ = _run(settings, hosts=f"{first}, {other}")
     assert chunks == ["ok"]
-    assert breaker.state(f"ollama:{HOST}")["state"] == ("open" if status == 500 else "closed")
+    assert breaker.state(f"ollama:{first}")["state"] == ("open" if status == 500 else "closed")
     assert breaker.state(f"ollama:{other}")["state"] == "closed"
 
 
@@ -174,7 +171,9 @@ def test_the_stand_in_answer_arrives_whole_with_its_usage(ollama):
     assert usage.tokens_out == len(GROUNDED_TOKENS) and usage.tokens_in == 11
 
 
-def test_sequential_calls_in_one_event_loop_reuse_one_tcp_connection(ollama):
+def test_each_answer_has_a_connection_of_its_own(ollama):
+    """Closed with its answer: no kept-alive connection that Ollama may close meanwhile."""
+
     async def five():
         for _ in range(5):
             async for _event in OllamaBackend().stream(PROMPT, Usage()):
@@ -182,7 +181,7 @@ def test_sequential_calls_in_one_event_loop_reuse_one_tcp_connection(ollama):
 
     async_to_sync(five)()
     assert ollama.chat_calls == 5
-    assert ollama.connections == 1
+    assert ollama.connections == 5
 
 
 def test_pool_size_setting_reaches_the_adapter(settings):
@@ -231,8 +230,7 @@ def test_keep_alive_numbers_are_sent_as_numbers(settings, value, sent):
     assert ollama_client.chat_body([])["keep_alive"] == sent
 
 
-@respx.mock
-def test_retries_back_off_doubling_from_the_base(settings, monkeypatch):
+def test_retries_back_off_doubling_from_the_base(settings, monkeypatch, model_server):
     """Three attempts at a failing host wait RETRY_BACKOFF_BASE, then twice that (the waits
     are recorded, not slept: asyncio.sleep is replaced for the test)."""
     import asyncio
@@ -245,8 +243,8 @@ def test_retries_back_off_doubling_from_the_base(settings, monkeypatch):
     monkeypatch.setattr(asyncio, "sleep", recorded_sleep)
     settings.RETRY_BACKOFF_BASE = 0.25
     settings.HELP_OLLAMA_RETRIES = 3
-    route = _chat(status_code=500, json={"error": "x"})
+    route = _chat(model_server, status=500, json={"error": "x"})
     with pytest.raises(BackendError):
-        _run(settings)
+        _run(settings, model_server.url)
     assert route.call_count == 3
     assert waits == [0.25, 0.5]

@@ -1,13 +1,11 @@
-"""The `openai` backend: unit tests with respx, then against llama-cpp-python's real
-OpenAI-compatible server (started by the llama_server fixture)."""
+"""The `openai` backend: canned replies over real sockets (`model_server`), then against
+llama-cpp-python's real OpenAI-compatible server (started by the llama_server fixture)."""
 
 import asyncio
 import json
 import time
 
-import httpx
 import pytest
-import respx
 from asgiref.sync import async_to_sync
 
 from assistant.answering.events import Token, Usage
@@ -18,7 +16,6 @@ from assistant.backends.openai import OpenAIBackend
 from assistant.ops import upkeep
 from tests.conftest import sse_events
 
-HOST = "http://llm.test:8080"
 PROMPT = Prompt(system="sys", user="<question>\nhi\n</question>")
 Q = {"question": "How do I add a new customer?", "path": "/clients/", "hints": "Clients"}
 
@@ -42,38 +39,40 @@ def _texts(usage: Usage, prompt: Prompt = PROMPT, into: list | None = None) -> l
 
 
 @pytest.fixture
-def remote(settings):
-    settings.OPENAI_BASE_URL = HOST
+def remote(settings, model_server):
+    """The openai backend pointed at a server of canned replies; its URL."""
+    settings.OPENAI_BASE_URL = model_server.url
     settings.OPENAI_MODEL = "smollm2"
     settings.RETRY_BACKOFF_BASE = 0.001
     settings.HELP_OLLAMA_RETRIES = 2
+    return model_server.url
 
 
-def _route(**response) -> respx.Route:
-    return respx.post(f"{HOST}/v1/chat/completions").mock(return_value=httpx.Response(**response))
+@pytest.fixture
+def route(model_server):
+    """`route(status=…, text=… or json=…)`: every completion answers that."""
+    return lambda **response: model_server.reply("/v1/chat/completions", **response)
 
 
-@respx.mock
-def test_the_request_and_a_streamed_answer_with_its_usage(remote, settings):
+def test_the_request_and_a_streamed_answer_with_its_usage(remote, settings, route):
     settings.OPENAI_API_KEY = "sk-test-secret"
     usage_chunk = {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 2}}
-    route = _route(
-        status_code=200,
+    replies = route(
+        status=200,
         text=": ping\n\n" + _chunk("Hel") + _chunk("lo") + f"data: {json.dumps(usage_chunk)}\n\n"
         "data: [DONE]\n\n",
     )
     usage = Usage()
     assert _texts(usage) == ["Hel", "lo"]
     assert (usage.tokens_in, usage.tokens_out) == (12, 2)
-    request = route.calls[0].request
-    assert request.headers["Authorization"] == "Bearer sk-test-secret"
-    sent = json.loads(request.content)
+    request = replies.calls[0]
+    assert request["headers"]["Authorization"] == "Bearer sk-test-secret"
+    sent = request["json"]
     assert sent["model"] == "smollm2" and sent["messages"] == PROMPT.messages
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
     assert sent["stop"] == STOP and sent["max_tokens"] == 256 and sent["temperature"] == 0.2
 
 
-@respx.mock
 @pytest.mark.parametrize(
     "status,body,calls,error",
     [
@@ -82,24 +81,23 @@ def test_the_request_and_a_streamed_answer_with_its_usage(remote, settings):
         (503, {"error": {"message": "server busy"}}, 1, BackendBusy),
     ],
 )
-def test_error_replies(remote, status, body, calls, error):
-    route = _route(status_code=status, json=body)
+def test_error_replies(remote, route, status, body, calls, error):
+    replies = route(status=status, json=body)
     with pytest.raises(error, match=body["error"]["message"]):
         _texts(Usage())
-    assert route.call_count == calls
+    assert replies.call_count == calls
     expected = "closed" if status == 503 else "open"
-    assert breaker.state(f"openai:{HOST}")["state"] == expected
+    assert breaker.state(f"openai:{remote}")["state"] == expected
 
 
-@respx.mock
-def test_a_mid_stream_error_or_a_missing_done_fails_after_the_text_sent(remote):
-    _route(status_code=200, text=_chunk("A") + 'data: {"error": {"message": "oom"}}\n\n')
+def test_a_mid_stream_error_or_a_missing_done_fails_after_the_text_sent(remote, route):
+    route(status=200, text=_chunk("A") + 'data: {"error": {"message": "oom"}}\n\n')
     got: list[str] = []
     with pytest.raises(BackendError, match="mid-stream error: oom"):
         _texts(Usage(), into=got)
     assert got == ["A"]
-    breaker.success(f"openai:{HOST}")  # (the failure opened it)
-    _route(status_code=200, text=_chunk("A"))
+    breaker.success(f"openai:{remote}")  # (the failure opened it)
+    route(status=200, text=_chunk("A"))
     with pytest.raises(BackendError, match=r"without \[DONE\]"):
         _texts(Usage())
 

@@ -1,4 +1,4 @@
-"""Ollama's native API (`/api/chat`, NDJSON), over model_http's clients."""
+"""Ollama's native API (`/api/chat`, NDJSON), over model_http."""
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing

@@ -1,5 +1,5 @@
 """Any OpenAI-compatible server (`POST {base}/v1/chat/completions`, server-sent events):
-llama.cpp's server, vLLM, LM Studio, LocalAI, Ollama's `/v1`. Over model_http's clients."""
+llama.cpp's server, vLLM, LM Studio, LocalAI, Ollama's `/v1`. Over model_http."""
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -37,10 +37,10 @@ async def chat_stream(host: str, messages: list[dict], usage: Usage) -> AsyncIte
     url = f"{host}/v1/chat/completions"
     async with aclosing(stream_lines(url, chat_body(messages), _headers())) as lines:
         async for line in lines:
-            if done or not line.startswith("data:"):
+            if done or not line.startswith(b"data:"):
                 continue  # SSE comments and other fields
             payload = line[5:].strip()
-            if payload == "[DONE]":
+            if payload == b"[DONE]":
                 done = True
                 continue
             data = json_line(payload)

@@ -1,4 +1,4 @@
-"""Clients bound to an event loop (redis.asyncio, httpx) made once per loop, on first use;
+"""Clients bound to an event loop (redis.asyncio) made once per loop, on first use;
 and a long response's release of the thread Django keeps for its request.
 
 A worker of the ASGI server has one loop for its life. Celery tasks and the tests run each
