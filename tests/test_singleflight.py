@@ -94,3 +94,60 @@ def test_without_redis_identical_questions_in_one_process_make_one_model_call(
     assert ollama.chat_calls == 1
     assert {body["backend"] for body in bodies} == {"ollama"}
     assert len({body["answer"] for body in bodies}) == 1
+
+
+def test_the_mirror_writes_many_flights_events_in_a_few_round_trips(settings, redis_url):
+    """Thirty answers streaming at once in one worker: their events reach Redis (for readers
+    in other workers) in a few pipelines, not a round trip per event, each flight's in order."""
+    import redis
+    from asgiref.sync import async_to_sync
+
+    from assistant.answering.events import Done, Meta, Token, decode
+
+    settings.REDIS_URL = redis_url
+    redis_async.reset()
+    flight.reset()
+    tag = uuid.uuid4().hex
+    round_trips: list[int] = []
+
+    async def thirty_flights() -> list[str]:
+        led = [(await flight.lead_or_follow(f"{tag}:{i}"))[0] for i in range(30)]
+        client = led[0]._mirror.client
+        pipeline = client.pipeline
+
+        def counted(*args, **kwargs):
+            pipe = pipeline(*args, **kwargs)
+            execute = pipe.execute
+
+            async def counted_execute(*a, **kw):
+                round_trips.append(len(pipe.command_stack))
+                return await execute(*a, **kw)
+
+            pipe.execute = counted_execute
+            return pipe
+
+        client.pipeline = counted
+        for f in led:
+            await f.publish(Meta(backend="ollama", model="m"))
+        for f in led:
+            await f.publish(Token(f"text of {f.key}"))
+        for f in led:
+            await f.publish(Done())
+        for f in led:
+            await f.finish()
+        return [f.id for f in led]
+
+    ids = async_to_sync(thirty_flights)()
+    try:
+        assert 1 <= len(round_trips) <= 4  # 90 events (a round trip each before)
+        reader = redis.Redis.from_url(redis_url)
+        for i, flight_id in enumerate(ids):
+            entries = reader.xrange(flight._stream_key(flight_id))
+            events = [decode(fields[b"k"].decode(), fields[b"d"]) for _, fields in entries]
+            assert [type(e) for e in events] == [Meta, Token, Done]
+            assert events[1].text == f"text of {tag}:{i}"
+            assert 0 < reader.ttl(flight._stream_key(flight_id)) <= flight.KEEP_AFTER_FINISH
+            assert reader.get(flight._lock_key(f"{tag}:{i}")) is None  # released
+    finally:
+        redis_async.reset()
+        flight.reset()

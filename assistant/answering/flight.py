@@ -4,7 +4,8 @@ The first request for a cache key leads: its producer publishes every event to a
 every request for that key, the leader's own included, listens to it, so waiters receive the
 tokens live. The flight lives in the leader's process: its listeners there are woken in
 memory. With Redis, a lock names the flight for every worker, and the events are mirrored to a
-Redis stream that followers in other workers read. Without Redis, or while it is unreachable,
+Redis stream that followers in other workers read; the mirror writes what all of the process's
+flights published meanwhile in one round trip. Without Redis, or while it is unreachable,
 flights are shared within the process only.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 
 from assistant.answering.events import TERMINAL, Event, decode, encode
 from assistant.runtime import redis_async
+from assistant.runtime.aio import PerLoop
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +43,58 @@ def _wake(future: asyncio.Future) -> None:
         future.set_result(None)
 
 
+class _Mirror:
+    """Writes the flights' events to their Redis streams, for followers in other workers. What
+    the loop's flights publish while a write is on its way goes in the next one, as one
+    pipeline: a thousand answers streaming at once would otherwise cost a round trip (and two
+    commands) per event. One writer per event loop; the order of each flight's events holds."""
+
+    def __init__(self, client):
+        self.client = client
+        self._pending: list[tuple[str, str, str, int]] = []  # stream, kind, JSON, TTL
+        self._writing: asyncio.Task | None = None
+
+    def add(self, stream: str, event: Event, ttl: int) -> None:
+        kind, data = encode(event)
+        self._pending.append((stream, kind, data, ttl))
+        if self._writing is None:
+            self._writing = asyncio.get_running_loop().create_task(self._write())
+
+    async def drain(self) -> None:
+        """Until everything added so far is written (or given up on)."""
+        while self._writing is not None:
+            await asyncio.shield(self._writing)
+
+    async def _write(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                ttls: dict[str, int] = {}
+                try:
+                    async with self.client.pipeline(transaction=False) as pipe:
+                        for stream, kind, data, ttl in batch:
+                            pipe.xadd(stream, {"k": kind, "d": data})
+                            ttls[stream] = ttl
+                        for stream, ttl in ttls.items():
+                            pipe.expire(stream, ttl)
+                        await pipe.execute()
+                except redis_async.ERRORS as exc:  # followers elsewhere stall out to the docs
+                    log.warning("could not mirror %d flight events to Redis: %s", len(batch), exc)
+        finally:
+            self._writing = None
+
+
+_mirrors: PerLoop[_Mirror] = PerLoop(lambda: _Mirror(redis_async.commands()))
+
+
 class Flight:
     """A flight led in this process. Its listeners may run in other event loops (tests,
     Celery), so they are woken through their own loop."""
 
-    def __init__(self, key: str, flight_id: str = "", mirror=None):
+    def __init__(self, key: str, flight_id: str = "", mirror: _Mirror | None = None):
         self.key = key
         self.id = flight_id or uuid.uuid4().hex
-        self._mirror = mirror  # the Redis client when other workers may follow
+        self._mirror = mirror  # when other workers may follow
         self._events: list[Event] = []
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
         self._lock = threading.Lock()
@@ -73,14 +119,8 @@ class Flight:
             else:
                 loop.call_soon_threadsafe(_wake, future)
         if self._mirror is not None:
-            kind, data = encode(event)
-            try:
-                async with self._mirror.pipeline(transaction=False) as pipe:
-                    pipe.xadd(_stream_key(self.id), {"k": kind, "d": data})
-                    pipe.expire(_stream_key(self.id), LOCK_TTL_MS // 1000)
-                    await pipe.execute()
-            except redis_async.ERRORS as exc:  # followers elsewhere stall out to the docs
-                log.warning("could not mirror a flight event to Redis: %s", exc)
+            ttl = KEEP_AFTER_FINISH if self._finished else LOCK_TTL_MS // 1000
+            self._mirror.add(_stream_key(self.id), event, ttl)
 
     async def listen(self, heartbeat: float) -> AsyncIterator[Event | None]:
         """Every event from the first; None after `heartbeat` seconds without one."""
@@ -111,14 +151,14 @@ class Flight:
         with self._lock:
             self._listeners += 1
         if self._mirror is not None:
-            await _count_in(self._mirror, self.id, +1)
+            await _count_in(self._mirror.client, self.id, +1)
 
     async def leave(self) -> None:
         with self._lock:
             self._listeners -= 1
             here = remaining = self._listeners
         if self._mirror is not None:  # listeners in other workers count too
-            remaining = await _count_in(self._mirror, self.id, -1, fallback=here)
+            remaining = await _count_in(self._mirror.client, self.id, -1, fallback=here)
         if remaining <= 0:
             if self.on_abandoned is not None:
                 self.on_abandoned()
@@ -130,7 +170,7 @@ class Flight:
         if self._listeners > 0 or self._mirror is None:
             return self._listeners
         try:
-            return int(await self._mirror.get(_subs_key(self.id)) or 0)
+            return int(await self._mirror.client.get(_subs_key(self.id)) or 0)
         except redis_async.ERRORS:
             return self._listeners
 
@@ -145,9 +185,10 @@ class Flight:
                 del _local[self.key]
             _led.pop(self.id, None)
         if self._mirror is not None:
+            await self._mirror.drain()  # the stream exists before it is set to expire
             try:
-                await self._mirror.expire(_stream_key(self.id), KEEP_AFTER_FINISH)
-                await _release(self._mirror, self.key, self.id)
+                await self._mirror.client.expire(_stream_key(self.id), KEEP_AFTER_FINISH)
+                await _release(self._mirror.client, self.key, self.id)
             except redis_async.ERRORS as exc:
                 log.warning("could not release a flight in Redis: %s", exc)
 
@@ -239,7 +280,7 @@ async def lead_or_follow(key: str) -> tuple[AnyFlight, bool]:
             for _ in range(3):
                 flight_id = uuid.uuid4().hex
                 if await client.set(_lock_key(key), flight_id, nx=True, px=LOCK_TTL_MS):
-                    flight = Flight(key, flight_id, mirror=client)
+                    flight = Flight(key, flight_id, mirror=_mirrors.get())
                     with _registry_lock:
                         _led[flight_id] = flight
                     return flight, True
@@ -257,7 +298,8 @@ async def lead_or_follow(key: str) -> tuple[AnyFlight, bool]:
 
 
 def reset() -> None:
-    """Forget this process's flights (tests)."""
+    """Forget this process's flights and mirrors (tests)."""
     with _registry_lock:
         _local.clear()
         _led.clear()
+    _mirrors.reset()
