@@ -184,6 +184,25 @@ def test_each_answer_has_a_connection_of_its_own(ollama):
     assert ollama.connections == 5
 
 
+def test_short_lived_event_loops_leave_no_session_behind(ollama, caplog):
+    """A Celery task runs its answers in an event loop of its own each time: the sessions of
+    closed loops are let go (a worker's memory stays flat), quietly (asyncio logs an unclosed
+    aiohttp session as an error)."""
+    import gc
+
+    async def one():
+        async for _event in OllamaBackend().stream(PROMPT, Usage()):
+            pass
+
+    for _ in range(3):
+        async_to_sync(one)()
+    assert len(model_http.stream_sessions._by_loop) == 1  # the last loop's, not yet forgotten
+    model_http.stream_sessions.reset()
+    gc.collect()
+    assert ollama.chat_calls == 3
+    assert "Unclosed" not in caplog.text
+
+
 def test_pool_size_setting_reaches_the_adapter(settings):
     settings.HELP_HTTP_POOL_SIZE = 7
     model_http.reset_session()

@@ -18,6 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from requests.adapters import HTTPAdapter
 
 from assistant import conf
+from assistant.runtime.aio import PerLoop
 
 
 class ModelError(Exception):
@@ -33,6 +34,24 @@ class ModelBusy(ModelError):
 
     def __init__(self, message: str):
         super().__init__(message, retryable=False)
+
+
+def _new_stream_session() -> aiohttp.ClientSession:
+    """The event loop's session for the answers' streams. Its connector keeps no connection
+    once an answer ends (force_close): nothing to close when a short-lived loop (a Celery
+    task's, a test's) is gone, and no kept-alive connection that the server closed meanwhile;
+    one TCP connect per answer is nothing next to a generation."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(force_close=True),
+        trust_env=False,  # loopback or the configured hosts only, never a proxy
+    )
+
+
+# A forgotten session is detached: marked closed (it would log "Unclosed client session"),
+# its connector, holding no connection, left to the collector.
+stream_sessions: PerLoop[aiohttp.ClientSession] = PerLoop(
+    _new_stream_session, on_forget=lambda session: session.detach()
+)
 
 
 _session: requests.Session | None = None
@@ -56,12 +75,13 @@ def session() -> requests.Session:
 
 
 def reset_session() -> None:
-    """Forget the Session (after fork, or in tests that change the pool size)."""
+    """Forget the Sessions (after fork, or in tests that change the pool size)."""
     global _session
     with _session_lock:
         if _session is not None:
             _session.close()
         _session = None
+    stream_sessions.reset()
 
 
 def timeouts() -> tuple[float, float]:
@@ -100,24 +120,14 @@ async def stream_lines(
     url: str, body: dict, headers: dict | None = None
 ) -> AsyncIterator[bytes]:
     """POST `body` and yield the reply's non-empty lines as they arrive, to the end of the
-    reply. Closing the generator, or cancelling its task, closes the connection, which stops
-    the generation upstream.
-
-    A session and connection of its own per answer: closed with the answer in whichever
-    event loop runs it (a Celery task's or a test's loop lives for one call), and never a
-    kept-alive connection the server closed meanwhile. One TCP connect per answer is
-    nothing next to a generation."""
+    reply, on a connection of its own. Closing the generator, or cancelling its task, closes
+    the connection, which stops the generation upstream."""
     connect, read = timeouts()
     timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
     try:
-        async with (
-            aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(force_close=True),
-                timeout=timeout,
-                trust_env=False,  # loopback or the configured hosts only, never a proxy
-            ) as session,
-            session.post(url, json=body, headers=headers) as resp,
-        ):
+        async with stream_sessions.get().post(
+            url, json=body, headers=headers, timeout=timeout
+        ) as resp:
             if resp.status != 200:
                 raise error_of(resp.status, await resp.read())
             async for line in resp.content:

@@ -7,7 +7,7 @@ fail: hence one per loop, forgotten with its loop.
 """
 
 import asyncio
-import weakref
+import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -18,20 +18,37 @@ T = TypeVar("T")
 
 
 class PerLoop(Generic[T]):
-    def __init__(self, factory: Callable[[], T]):
+    """One value per event loop, made on first use. A closed loop's value is forgotten when
+    the next one is made (`on_forget` called on it first). Not a WeakKeyDictionary: clients
+    refer to their loop, so no loop would ever be collected and each short-lived loop (a
+    Celery task's) would leak with its clients."""
+
+    def __init__(self, factory: Callable[[], T], on_forget: Callable[[T], object] | None = None):
         self._factory = factory
-        self._by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._on_forget = on_forget
+        self._by_loop: dict[asyncio.AbstractEventLoop, T] = {}
+        self._lock = threading.Lock()  # loops of several threads (asgiref's, Celery's)
 
     def get(self) -> T:
         loop = asyncio.get_running_loop()
         value = self._by_loop.get(loop)
         if value is None:
-            value = self._by_loop[loop] = self._factory()
+            with self._lock:
+                closed = [old for old in self._by_loop if old.is_closed()]
+                forgotten = [self._by_loop.pop(old) for old in closed]
+                value = self._by_loop[loop] = self._factory()
+            for old_value in forgotten:
+                if self._on_forget is not None:
+                    self._on_forget(old_value)
         return value
 
     def reset(self) -> None:
         """Forget every loop's client (after a settings change, in tests)."""
-        self._by_loop.clear()
+        with self._lock:
+            forgotten, self._by_loop = list(self._by_loop.values()), {}
+        for value in forgotten:
+            if self._on_forget is not None:
+                self._on_forget(value)
 
 
 def release_request_thread() -> None:
