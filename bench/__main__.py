@@ -416,6 +416,7 @@ def bench_load(env: dict) -> None:
                 ("first byte", first_s <= 1),
                 ("ends", clean),
                 ("RSS", level["rss_per_stream_kb"] <= 64),
+                ("probe while every stream is open", level["probe_inside_streams"]),
             )
             if not ok
         ]
@@ -423,7 +424,8 @@ def bench_load(env: dict) -> None:
             f"8. load: {n} slow streams open (10 s answers)",
             f"page p95 {level['page_p95']:.1f} ms ({page:.2f}x), cache hit p95 "
             f"{level['hit_p95']:.1f} ms ({hit:.2f}x), streams' first byte p95 {first_s:.2f} s, "
-            f"ended {level['ends']}, RSS {level['rss_per_stream_kb']:.0f} KB per open stream",
+            f"ended {level['ends']}, RSS {level['rss_per_stream_kb']:.0f} KB per open stream; "
+            f"probed {level['probe_after_s']:.1f} s after the streams opened, all still open",
             f"idle: page p95 {idle['page_p95']:.1f} ms, cache hit p95 {idle['hit_p95']:.1f} ms",
             "targets: page and hit <= 2x idle, first byte <= 1 s, every stream done or error, "
             f"<= 64 KB per stream: {'OK' if not missed else 'MISSED ' + ', '.join(missed)}",
