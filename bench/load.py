@@ -6,8 +6,9 @@ with room for every generation at once (HELP_OLLAMA_PARALLEL high), so every str
 for its whole answer. For 0, 200 and 1000 open streams, measured side by side in one run:
 a plain page's and a cache hit's p95 against idle, the streams' first byte p95, how each
 stream ended, and the workers' RSS per open stream. The streams open at once (a burst, the
-worst case for their first byte); the page and cache-hit probe runs once every stream is open
-(its first byte arrived) and must end before the first stream does.
+worst case for their first byte); the probe (pages, cache hits, then 20 new questions' first
+byte, one after another) runs once every stream is open (its first byte arrived) and must
+end before the first stream does.
 `python -m bench.load` runs it alone.
 """
 
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LEVELS = tuple(int(n) for n in os.environ.get("BENCH_LOAD_LEVELS", "0,200,1000").split(","))
 ANSWER_SECONDS = 1.0 + 60 * 0.15
 SAMPLES = 60  # page and cache-hit requests per level
+NEW_QUESTIONS = 20  # new questions asked while the streams are open (their first byte)
 _EVENT = re.compile(rb"^event: (\w+)$", re.M)
 
 
@@ -57,21 +59,33 @@ class StreamClient:
         self.cookie, self.token, self.url = cookie, token, url
         self.opened = 0  # streams whose first byte arrived
 
-    async def one(self, i: int) -> dict:
-        body = json.dumps(
-            {"question": f"How do I add a new customer? (load {i} {time.time_ns()})", "path": "/"}
-        ).encode()
+    async def first_byte(self, i: int) -> float:
+        """A new question's first byte (seconds); the reader then leaves."""
+        started = time.perf_counter()
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        writer.write(self._request(f"How do I add a new customer? (new {i} {time.time_ns()})"))
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read(1)
+        elapsed = time.perf_counter() - started
+        writer.close()
+        return elapsed
+
+    def _request(self, question: str) -> bytes:
+        body = json.dumps({"question": question, "path": "/"}).encode()
         head = (
             f"POST /assistant/api/help/stream/ HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             f"X-CSRFToken: {self.token}\r\nReferer: {self.url}/\r\nCookie: {self.cookie}\r\n"
             "Connection: close\r\n\r\n"
         ).encode()
+        return head + body
+
+    async def one(self, i: int) -> dict:
         started = time.perf_counter()
         first_byte = None
         try:
             reader, writer = await asyncio.open_connection(self.host, self.port)
-            writer.write(head + body)
+            writer.write(self._request(f"How do I add a new customer? (load {i} {time.time_ns()})"))
             await writer.drain()
             raw = await reader.readuntil(b"\r\n\r\n")
             status = int(raw.split(b" ", 2)[1])
@@ -104,14 +118,24 @@ def _timed(session: requests.Session, method: str, url: str, **kwargs) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _probe(app, cached: dict) -> dict:
-    """A reader browsing meanwhile: plain pages and cache hits, one after another."""
+def _probe(app, cached: dict, client: StreamClient) -> dict:
+    """A reader browsing meanwhile: plain pages, cache hits, then new questions (their first
+    byte), one after another."""
     s = app.session()
     pages = [_timed(s, "GET", app.url + "/") for _ in range(SAMPLES)]
     hits = [
         _timed(s, "POST", app.url + "/assistant/api/help/", json=cached) for _ in range(SAMPLES)
     ]
-    return {"page_p95": _percentile(pages, 0.95), "hit_p95": _percentile(hits, 0.95)}
+
+    async def new_questions() -> list[float]:
+        return [await client.first_byte(i) for i in range(NEW_QUESTIONS)]
+
+    firsts = asyncio.run(new_questions())
+    return {
+        "page_p95": _percentile(pages, 0.95),
+        "hit_p95": _percentile(hits, 0.95),
+        "new_first_byte_p95": _percentile(firsts, 0.95) * 1000,
+    }
 
 
 def measure(app, streams: int, cached: dict) -> dict:
@@ -139,7 +163,7 @@ def measure(app, streams: int, cached: dict) -> dict:
         time.sleep(0.05)
     time.sleep(max(0.0, 1.5 - (time.monotonic() - started)) if streams else 0)
     peak_rss = sum(_rss_kb(pid) for pid in workers)
-    probe = _probe(app, cached)
+    probe = _probe(app, cached, client)
     probed = time.monotonic()
     loop_done.wait(ANSWER_SECONDS * 6)
     firsts = [r["first_byte"] for r in results if r["first_byte"] is not None]
