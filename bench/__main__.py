@@ -426,7 +426,8 @@ def bench_load(env: dict) -> None:
             f"{level['hit_p95']:.1f} ms ({hit:.2f}x), streams' first byte p95 {first_s:.2f} s, "
             f"ended {level['ends']}, RSS {level['rss_per_stream_kb']:.0f} KB per open stream; "
             f"a new question's first byte p95 {level['new_first_byte_p95']:.0f} ms meanwhile; "
-            f"probed {level['probe_after_s']:.1f} s after the streams opened, all still open",
+            f"probed from {level['probe_s'][0]:.1f} to {level['probe_s'][1]:.1f} s after the "
+            "streams opened, all still open",
             f"idle: page p95 {idle['page_p95']:.1f} ms, cache hit p95 {idle['hit_p95']:.1f} ms, "
             f"a new question's first byte p95 {idle['new_first_byte_p95']:.0f} ms",
             "targets: page and hit <= 2x idle, first byte <= 1 s, every stream done or error, "
