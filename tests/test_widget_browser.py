@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.live_server import CHROMIUM, CHROMIUM_FLAGS, ask_as_you_type
 from tests.ollama_standin import GROUNDED_TOKENS
@@ -32,6 +33,10 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+        # With that loop running, Django keeps this thread's connections apart from the
+        # ones it had before (async storage): closed here, or the suite could not drop its
+        # test database at the end ("being accessed by other users").
+        connections.close_all()
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
