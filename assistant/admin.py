@@ -1,14 +1,47 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from assistant.backends import REGISTRY
+from assistant.helpdocs.importing import docs_import, files_in_zip
 from assistant.helpdocs.markdown import render_markdown
-from assistant.models import HelpDoc, QueryLog
+from assistant.models import Audience, HelpDoc, QueryLog
 from assistant.querylog.admin_paging import CappedCountPaginator
 from assistant.querylog.stats import latency_chart_svg, latency_stats, window
+
+# The largest help-centre archive the admin accepts (its members are checked one by one too).
+ZIP_UPLOAD_MAX_BYTES = 50 * 1024 * 1024
+
+
+class ImportZipForm(forms.Form):
+    archive = forms.FileField(
+        label="Help centre",
+        help_text="A .zip of Markdown (.md, .mdx) files, in folders as you like.",
+    )
+    audience = forms.ChoiceField(
+        choices=Audience.choices,
+        initial=Audience.PUBLIC,
+        help_text="For files whose front matter names none.",
+    )
+    language = forms.CharField(
+        max_length=10, initial="en", help_text="For files whose front matter names none."
+    )
+    prune = forms.BooleanField(
+        required=False,
+        help_text="Unpublish the docs imported earlier from a zip of this name whose file it "
+        "no longer holds.",
+    )
+    dry_run = forms.BooleanField(required=False, label="Dry run (report, write nothing)")
+
+    def clean_archive(self):
+        archive = self.cleaned_data["archive"]
+        if archive.size > ZIP_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(f"The file is larger than {ZIP_UPLOAD_MAX_BYTES} bytes.")
+        return archive
 
 
 @admin.register(HelpDoc)
@@ -17,18 +50,50 @@ class HelpDocAdmin(admin.ModelAdmin):
     list_filter = ("published", "audience", "language")
     search_fields = ("title", "slug", "body", "path_prefixes")
     prepopulated_fields = {"slug": ("title",)}
-    readonly_fields = ("updated", "preview")
+    readonly_fields = ("updated", "preview", "source", "source_hash", "imported_at")
     fieldsets = (
-        (None, {"fields": ("title", "slug", "body", "preview")}),
+        (None, {"fields": ("title", "slug", "description", "keywords", "body", "preview")}),
         ("Where and who", {"fields": ("path_prefixes", "audience", "language", "published")}),
-        ("History", {"fields": ("updated",)}),
+        ("History", {"fields": ("updated", "source", "source_hash", "imported_at")}),
     )
+    change_list_template = "admin/assistant/helpdoc/change_list.html"
+
+    def get_urls(self):
+        importer = self.admin_site.admin_view(self.import_view)
+        return [path("import/", importer, name="assistant_helpdoc_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        """Import a help centre from an uploaded .zip, as `manage.py import_docs` does."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        report = None
+        form = ImportZipForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            files, errors = files_in_zip(data["archive"], data["archive"].name)
+            report = docs_import(
+                files=files,
+                errors=errors,
+                scopes=[f"zip:{data['archive'].name}/"],
+                audience=data["audience"],
+                language=data["language"],
+                prune=data["prune"],
+                dry_run=data["dry_run"],
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import help docs",
+            "opts": self.model._meta,
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/assistant/helpdoc/import.html", context)
 
     @admin.display(description="Preview")
     def preview(self, obj: HelpDoc) -> str:
         if not obj.pk:
             return "Save to see a preview."
-        html = render_markdown(obj.body)  # escaped and link-checked, as on the doc page
+        html = render_markdown(obj.body, obj.title)  # link-checked, as on the doc page
         return format_html('<div class="helpdoc-preview">{}</div>', mark_safe(html))  # noqa: S308
 
 

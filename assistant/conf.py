@@ -64,6 +64,10 @@ DEFAULTS: dict[str, Any] = {
     "HELP_QUEUE_WAIT": 8.0,
     "HELP_QUEUE_MAX": 64,
     "HELP_MAX_STREAMS": 1000,
+    # The largest Markdown file an import reads (and a zip member it unpacks).
+    "HELP_IMPORT_MAX_BYTES": 1_000_000,
+    # Meaning where words fail: the in-process embedding model ("local") or words alone ("off").
+    "HELP_EMBEDDINGS": "local",
 }
 
 

@@ -1,7 +1,11 @@
+import hashlib
+import json
 import uuid
 
 from django.db import models
 from django.urls import reverse
+
+from assistant.helpdocs import parsing
 
 
 class Audience(models.TextChoices):
@@ -17,6 +21,13 @@ AUDIENCE_LEVELS = [Audience.PUBLIC, Audience.AUTHENTICATED, Audience.STAFF]
 class HelpDoc(models.Model):
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
+    description = models.CharField(max_length=500, blank=True)
+    keywords = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Words readers use for what this doc describes, comma separated (for example "
+        "customer, where the doc says client): they count like its title.",
+    )
     body = models.TextField(help_text="Markdown.")
     path_prefixes = models.TextField(
         blank=True,
@@ -28,6 +39,13 @@ class HelpDoc(models.Model):
     language = models.CharField(max_length=10, default="en", db_index=True)
     published = models.BooleanField(default=True, db_index=True)
     updated = models.DateTimeField(auto_now=True, db_index=True)
+    # Where an imported doc came from ("" for a doc written in the admin): its file, the hash
+    # of what the import wrote (an edit since then makes the next import a conflict), when.
+    source = models.CharField(max_length=500, blank=True, db_index=True)
+    source_hash = models.CharField(max_length=64, blank=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+    # The body read into sections (helpdocs.parsing) when it is saved, not per question.
+    sections = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["title"]
@@ -35,12 +53,47 @@ class HelpDoc(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args, **kwargs) -> None:
+        self.sections = self.read_sections()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "sections"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("assistant:doc", kwargs={"slug": self.slug})
+
+    def read_sections(self) -> dict:
+        parsed = parsing.read(self.body, self.title)
+        return {"v": parsing.VERSION, "sections": [s.as_json() for s in parsed.sections]}
+
+    def parsed_sections(self) -> list[parsing.Section]:
+        """The doc's sections (read again if stored by an older reader)."""
+        stored = self.sections if isinstance(self.sections, dict) else {}
+        if stored.get("v") != parsing.VERSION:
+            stored = self.read_sections()
+        return [parsing.Section.from_json(s) for s in stored["sections"]]
+
+    def content_hash(self) -> str:
+        """What an import writes, hashed: equal hashes mean nothing changed since."""
+        fields = [self.title, self.slug, self.description, self.keywords, self.body]
+        fields += [self.path_prefixes]
+        fields += [self.audience, self.language, str(self.published)]
+        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
     @property
     def prefixes(self) -> list[str]:
         return [p.strip() for p in self.path_prefixes.replace(",", "\n").splitlines() if p.strip()]
+
+
+class SectionVector(models.Model):
+    """A section's embedding (assistant.helpdocs.semantic), by a hash of the model and the
+    text embedded: any doc holding the same text reuses it."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    vector = models.BinaryField()  # float16
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class CacheLevel(models.TextChoices):

@@ -1,11 +1,21 @@
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from assistant.helpdocs.importing import in_import
 from assistant.helpdocs.selectors import docs_version_reset
 from assistant.models import HelpDoc
 
 
 @receiver(post_save, sender=HelpDoc)
 @receiver(post_delete, sender=HelpDoc)
-def helpdoc_changed(**kwargs) -> None:
+def helpdoc_changed(sender, instance: HelpDoc, **kwargs) -> None:
+    """A doc changed: the docs' version moves on (an import moves it once, at its end), and
+    the doc's sections are embedded once the change commits."""
+    if in_import():
+        return
     docs_version_reset()
+    if kwargs.get("created") is not None:  # saved, not deleted
+        from assistant import tasks
+
+        transaction.on_commit(lambda: tasks.embed_docs.delay([instance.pk]))

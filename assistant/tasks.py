@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from assistant.helpdocs import semantic
 from assistant.ops import upkeep
 
 
@@ -23,3 +24,9 @@ def roll_up_query_logs() -> dict:
 @shared_task(ignore_result=True)
 def purge_old_query_logs() -> int:
     return upkeep.query_logs_purge()
+
+
+@shared_task(ignore_result=True)
+def embed_docs(doc_ids: list[int]) -> int:
+    """Compute the vectors of these docs' sections once they changed (not per question)."""
+    return semantic.embed_docs(doc_ids)

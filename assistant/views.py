@@ -15,8 +15,7 @@ from assistant import conf, metrics
 from assistant.answering import ratelimit
 from assistant.answering.service import Answer, Question, ask
 from assistant.errors import ApiError, error_response
-from assistant.helpdocs.markdown import render_markdown
-from assistant.helpdocs.selectors import audience_for, visible_audiences
+from assistant.helpdocs.selectors import audience_for, helpdoc_html, visible_audiences
 from assistant.models import HelpDoc
 from assistant.ops import health
 from assistant.querylog.records import feedback_record, record_widget_hits
@@ -123,6 +122,5 @@ def doc_view(request: HttpRequest, slug: str) -> HttpResponse:
         published=True,
         audience__in=visible_audiences(audience_for(request.user)),
     )
-    return render(
-        request, "assistant/doc.html", {"doc": doc, "body_html": render_markdown(doc.body)}
-    )
+    html = helpdoc_html(doc=doc, audience=audience_for(request.user))
+    return render(request, "assistant/doc.html", {"doc": doc, "body_html": html})

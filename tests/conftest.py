@@ -280,15 +280,16 @@ def live_env(standin, redis_url: str, **overrides: str) -> dict:
 
 @pytest.fixture(scope="module")
 def live_docs(django_db_setup, django_db_blocker):
-    """The demo docs, committed, for apps in other processes to read; afterwards, the query
-    log those apps committed is emptied (other tests count its rows)."""
-    from assistant.models import QueryLog
+    """The demo docs, committed, for apps in other processes to read; afterwards, the docs
+    and the query log those apps committed are removed (other tests count their rows)."""
+    from assistant.models import HelpDoc, QueryLog
 
     with django_db_blocker.unblock():
         call_command("load_demo_docs", stdout=open(os.devnull, "w"))
     yield
     with django_db_blocker.unblock():
         QueryLog.objects.all().delete()
+        HelpDoc.objects.all().delete()
 
 
 @pytest.fixture(scope="module")

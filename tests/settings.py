@@ -14,3 +14,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     _TESTS_DB = str(BASE_DIR / ".pytest-db.sqlite3")
     DATABASES["default"] = {**DATABASES["default"], "NAME": _TESTS_DB, "TEST": {"NAME": _TESTS_DB}}
 # On PostgreSQL pytest-django creates and drops test_<name>: the named database is not used.
+
+# Celery tasks (the sections' embeddings after a doc is saved) run where they are asked for:
+# no worker runs beside the suite. The test of a real worker sets its own configuration.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -210,8 +210,9 @@ def test_staff_doc_never_reaches_anonymous_even_after_staff_asked(
     client.logout()
     body = ask(REFUND_Q).json()
     assert body["cached"] is False  # the staff answer is not shared
-    # No doc the reader may see covers refunds: no model call, an honest answer.
-    assert len(recording.prompts) == 1 and body["covered"] is False
+    # Whatever the reader may see of credit notes, the staff doc never reaches the prompt.
+    assert SECRET in recording.prompts[0].user
+    assert all(SECRET not in p.user and "internal" not in p.user for p in recording.prompts[1:])
     assert "internal" not in json.dumps(body["sources"]).lower()
     assert SECRET not in body["answer"]
     # and the docs fallback, with no model at all
@@ -263,15 +264,16 @@ def test_a_crash_under_the_api_is_a_json_500_without_a_trace(ask, monkeypatch):
         }
 
 
-def test_doc_page_escapes_html_and_drops_unsafe_links(client, db):
+def test_doc_page_leaves_raw_html_out_and_drops_unsafe_links(client, db):
     HelpDoc.objects.create(
         title="Tricky",
         slug="tricky",
         audience="public",
-        body="<script>alert(1)</script>\n\n[bad](javascript:alert(2)) [good](https://x.test/a)",
+        body="<script>alert(1)</script>\n\n[bad](javascript:alert(2)) [good](https://x.test/a)"
+        '\n\nSee <img src=x onerror="alert(3)"> this.',
     )
     html = client.get("/assistant/docs/tricky/").content.decode()
-    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+    assert "alert(1)" not in html and "alert(3)" not in html and "onerror" not in html
     assert "javascript:" not in html
     assert 'href="https://x.test/a"' in html
 

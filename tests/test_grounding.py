@@ -182,8 +182,8 @@ def test_a_weak_match_on_a_common_word_is_not_coverage(ask, demo_docs):
 def test_the_docs_answer_is_one_docs_steps_with_its_labels_and_link(ask, demo_docs):
     body = ask({"question": "How do I add a new customer?", "path": "/clients/"}).json()
     answer = body["answer"]
-    assert answer.startswith("From [Creating a client](/assistant/docs/create-client/):")
-    assert "1. To create a client, open **Clients** in the top menu and click **New client**." in (
+    assert answer.startswith("From [Creating a client](/assistant/docs/create-client/):\n\n")
+    assert "To create a client, open **Clients** in the top menu and click **New client**." in (
         answer
     )
     assert "**Save client**" in answer

@@ -1,5 +1,6 @@
 """Against the app under gunicorn with uvicorn workers (2, Redis, the stand-in as Ollama)."""
 
+import itertools
 import threading
 import time
 
@@ -16,9 +17,14 @@ pytestmark = pytest.mark.django_db
 Q = {"question": "How do I add a new customer?", "path": "/clients/", "hints": "Clients"}
 
 
+_SERIAL = itertools.count()
+
+
 def _unique(label: str) -> dict:
     """Q made unique (no cache, no flight to share), still covered by the demo docs."""
-    return {**Q, "question": f"{Q['question']} ({label} {time.time_ns()})"}
+    # Numbers only: they name no topic, so the question stays as covered as Q (a word would
+    # count in the coverage decision). `label` is for the reader of the test.
+    return {**Q, "question": f"{Q['question']} ({next(_SERIAL)} {time.time_ns()})"}
 
 
 def _read(response) -> tuple[bytes, float | None]:

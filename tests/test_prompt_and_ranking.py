@@ -29,8 +29,23 @@ def test_light_stemming_joins_word_forms(a, b):
     assert stem(a) == stem(b)
 
 
-def test_synonyms_map_user_words_to_doc_words():
-    assert terms("add a new customer") == terms("create create client")
+def test_how_readers_name_an_apps_actions_maps_to_the_docs_words():
+    assert terms("turn on 2FA") == terms("enable two factor")
+    assert terms("Switch off e-mail notifications") == terms("disable email notification")
+    assert terms("sign in") == terms("log in") == terms("login")
+    assert terms("add a new picture") == terms("create create image")
+
+
+def test_no_domain_vocabulary_in_the_code():
+    """A site's own words are its docs' business (their keywords), not the code's."""
+    assert terms("customer") != terms("client")
+    assert terms("bill") != terms("invoice")
+    assert terms("spreadsheet") != terms("csv")
+
+
+def test_plural_and_singular_meet_even_where_snowball_parts_them():
+    assert terms("account aliases") == terms("account alias")
+    assert terms("comment créer des factures", "fr") == terms("créer une facture", "fr")
 
 
 def test_section_of_path():

@@ -201,8 +201,8 @@ def test_metrics_counters_move_after_a_question(client, ask, ollama, settings):
     settings.ASSISTANT_METRICS_TOKEN = "s3cret"
     auth = {"HTTP_AUTHORIZATION": "Bearer s3cret"}
     before = client.get("/assistant/metrics", **auth).content.decode()
-    ask({"question": "metrics: add a client", "path": "/"})
-    ask({"question": "metrics: add a client", "path": "/"})
+    ask({"question": "How do I add a new client here?", "path": "/"})
+    ask({"question": "How do I add a new client here?", "path": "/"})
     after = client.get("/assistant/metrics", **auth)
     assert after.status_code == 200 and after["Content-Type"].startswith("text/plain")
     text = after.content.decode()

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from assistant import conf
+from assistant.helpdocs.excerpts import as_markdown, excerpt
 from assistant.helpdocs.selectors import Hit, Passage, Retrieval
 from assistant.helpdocs.text import squeeze, truncate_words
 
@@ -31,14 +32,16 @@ class Prompt:
     passages: list[Hit] = field(default_factory=list)
     covered: bool = False
     language: str = "en"
-    # The covering docs' passages (best first), for the docs answer.
-    docs: list[list[Passage]] = field(default_factory=list)
+    # The covering sections (best first), for the docs answer.
+    sections: list[Passage] = field(default_factory=list)
     topic: frozenset[str] = frozenset()
+    weights: dict[str, float] = field(default_factory=dict)  # the topic terms' weights
+    docs_text: str = ""  # the sections as the prompt carries them
 
     @property
     def passages_text(self) -> str:
         """All the doc text the model was given: what its answer is checked against."""
-        return "\n".join(h.passage.title + ": " + h.passage.text for h in self.passages)
+        return self.docs_text
 
     @property
     def messages(self) -> list[dict]:
@@ -54,16 +57,20 @@ def as_data(text: str) -> str:
     return text.replace("<", "‹").replace(">", "›")
 
 
-def select_passages(hits: list[Hit], budget: int) -> list[tuple[Hit, str]]:
-    """The best passages, each cut at a word boundary, within `budget` characters in all."""
+def select_passages(hits: list[Hit], retrieval: Retrieval, budget: int) -> list[tuple[Hit, str]]:
+    """The best sections under their heading paths, each the part that answers the question
+    (helpdocs.excerpts), within `budget` characters in all."""
     chosen: list[tuple[Hit, str]] = []
     left = budget
     for hit in hits:
-        title = f"{hit.passage.title}: "
+        title = f"[{hit.passage.title}]\n"
         room = left - len(title)
         if room < 40:
             break
-        text = truncate_words(hit.passage.text, room)
+        blocks = excerpt(hit.passage, retrieval.topic, room, retrieval.weights.get)
+        text = as_markdown(blocks)
+        if not text:
+            continue
         chosen.append((hit, title + text))
         left -= len(title) + len(text) + 1
     return chosen
@@ -76,7 +83,7 @@ def build_prompt(
     HELP_MAX_HINTS_CHARS of page hints. A question the docs don't cover gets no passages:
     its sources are the near matches ("maybe related")."""
     hits = retrieval.hits if retrieval.covered else retrieval.related
-    chosen = select_passages(hits, int(conf.get("HELP_MAX_DOCS_CHARS")))
+    chosen = select_passages(hits, retrieval, int(conf.get("HELP_MAX_DOCS_CHARS")))
     docs_text = "\n".join(as_data(text) for _, text in chosen) or "(no matching docs)"
     hints_text = as_data(truncate_words(hints or "", int(conf.get("HELP_MAX_HINTS_CHARS"))))
     user = (
@@ -88,7 +95,7 @@ def build_prompt(
     for hit, _ in chosen:
         if hit.passage.doc_id not in doc_ids:
             doc_ids.append(hit.passage.doc_id)
-            sources.append({"title": hit.passage.title, "url": hit.passage.url})
+        sources.append({"title": hit.passage.title, "url": hit.passage.url})
     return Prompt(
         system=SYSTEM,
         user=user,
@@ -98,6 +105,8 @@ def build_prompt(
         passages=[h for h, _ in chosen],
         covered=retrieval.covered,
         language=language,
-        docs=retrieval.docs,
+        sections=retrieval.sections,
         topic=retrieval.topic,
+        weights=retrieval.weights,
+        docs_text="\n".join(text for _, text in chosen),
     )

@@ -1,7 +1,6 @@
-"""No LLM: the sentences of the best doc that answer the question, as steps, with its link.
+"""No LLM: the passage of the best section that answers the question, with its link.
 Always answers; also what the reader gets when the grounding guard rejects a model's answer."""
 
-import re
 from collections.abc import AsyncIterator
 
 from assistant import conf
@@ -9,8 +8,8 @@ from assistant.answering.events import Token, Usage
 from assistant.answering.grounding import screen_quote
 from assistant.answering.prompt import Prompt
 from assistant.backends.base import Backend
-from assistant.helpdocs.selectors import Passage
-from assistant.helpdocs.text import topic_terms
+from assistant.helpdocs.excerpts import as_markdown, excerpt
+from assistant.helpdocs.parsing import Block
 
 TEXTS = {
     "en": {
@@ -25,48 +24,42 @@ TEXTS = {
         "related": "Peut-être utile :",
     },
 }
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*À-Ý])")
-_LABEL = re.compile(r"\*\*[^*]+\*\*")
 
 
-def _sentences(passages: list[Passage]) -> list[str]:
-    quoted = (screen_quote(s) for p in passages for s in _SENTENCE_END.split(p.labelled))
-    return [s for s in quoted if s]
-
-
-def _answering(sentences: list[str], topic: frozenset[str]) -> list[str]:
-    """The sentences that answer: those on the question's topic or naming a UI label (the
-    steps), in the doc's order; the doc's first sentence when none does."""
-    chosen = [s for s in sentences if topic & topic_terms(s) or _LABEL.search(s)]
-    return chosen or sentences[:1]
+def _quoted(blocks: list[Block]) -> list[Block]:
+    """The blocks fit to quote: through the guard's link and markup screen (a doc body is
+    untrusted data too); a block carrying a script is dropped."""
+    out = []
+    for block in blocks:
+        text = screen_quote(block.text)
+        if text:
+            out.append(Block(block.kind, text, block.number, block.depth))
+    return out
 
 
 def docs_answer(prompt: Prompt) -> str:
+    """The covering sections' passages that answer, as the doc writes them (its steps and
+    **labels**), each under "From [heading path](link to the section)"; when the docs don't
+    cover the question, saying so, with at most two near matches."""
     texts = TEXTS.get(prompt.language, TEXTS["en"])
-    if not prompt.covered or not prompt.docs:
+    if not prompt.covered or not prompt.sections:
         lines = [texts["not_covered"]]
         if prompt.sources:
             lines += ["", texts["related"]]
             lines += [f"- [{s['title']}]({s['url']})" for s in prompt.sources[:2]]
         return "\n".join(lines)
     budget = int(conf.get("HELP_MAX_DOCS_CHARS"))
-    blocks: list[str] = []
-    for passages in prompt.docs:
-        head = passages[0]
-        steps, used = [], 0
-        for sentence in _answering(_sentences(passages), prompt.topic):
-            if steps and used + len(sentence) > budget:
-                break
-            steps.append(sentence)
-            used += len(sentence)
-        budget -= used
-        listed = [f"{i}. {s}" for i, s in enumerate(steps, 1)] if len(steps) > 1 else steps
-        blocks.append(
-            "\n".join([texts["from"].format(title=head.title, url=head.url), "", *listed])
-        )
-        if budget <= 0:
+    parts: list[str] = []
+    for section in prompt.sections:
+        if budget < 40:
             break
-    return "\n\n".join(blocks)
+        blocks = _quoted(excerpt(section, prompt.topic, budget, prompt.weights.get))
+        if not blocks:
+            continue
+        budget -= sum(len(b.text) + 4 for b in blocks)
+        head = texts["from"].format(title=section.title, url=section.url)
+        parts.append(f"{head}\n\n{as_markdown(blocks)}")
+    return "\n\n".join(parts)
 
 
 class DocsBackend(Backend):

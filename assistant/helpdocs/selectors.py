@@ -1,26 +1,36 @@
-"""Reads: which docs a reader may see, and which passages answer a question."""
+"""Reads: which docs a reader may see, and which sections answer a question."""
 
 import math
-import re
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db.models import Count, Max
 
-from assistant.helpdocs.text import fold, squeeze, terms, topic_terms
-from assistant.models import AUDIENCE_LEVELS, Audience, HelpDoc
+from assistant.helpdocs import semantic
+from assistant.helpdocs.index import Hit, Passage, SectionIndex, passages_of
+from assistant.helpdocs.markdown import render_markdown
+from assistant.helpdocs.text import guess_language, terms, topic_terms
+from assistant.models import AUDIENCE_LEVELS, Audience, HelpDoc, SectionVector
+
+__all__ = [
+    "Hit",
+    "Passage",
+    "Retrieval",
+    "audience_for",
+    "docs_version",
+    "guess_language",
+    "helpdoc_html",
+    "helpdoc_retrieve",
+    "helpdoc_search",
+    "section_of",
+    "visible_audiences",
+]
 
 DOCS_VERSION_KEY = "assistant:docs-version"
 # Bounds how stale another worker's view of the docs can be when the cache is per process.
 DOCS_VERSION_TTL = 30
-
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_MARKS = re.compile(r"^\s{0,3}(#{1,6}|[-*+]|\d+\.|>)\s+|[*_`]{1,3}", re.MULTILINE)
-_FRENCH = frozenset("le la les des une est comment pour dans avec je mon ma mes votre vos".split())
-_ENGLISH = frozenset("the a an is how to for in with i my your what can".split())
 
 
 def audience_for(user) -> str:
@@ -42,7 +52,8 @@ _local_version: tuple[float, str] | None = None
 
 
 def docs_version() -> str:
-    """Changes on every save or delete of a HelpDoc (the signal clears the cached value)."""
+    """Changes on every save or delete of a HelpDoc (the signal clears the cached value), and
+    when the embedding task has stored vectors."""
     global _local_version
     now = time.monotonic()
     if _local_version is not None and now - _local_version[0] < _LOCAL_VERSION_SECONDS:
@@ -51,7 +62,8 @@ def docs_version() -> str:
     if version is None:
         agg = HelpDoc.objects.aggregate(n=Count("id"), last=Max("updated"))
         last = agg["last"].timestamp() if agg["last"] else 0
-        version = f"{agg['n']}-{last:.6f}"
+        # Vectors stored since (the embedding task's) rebuild the indexes with meaning.
+        version = f"{agg['n']}-{last:.6f}-{SectionVector.objects.count()}"
         cache.set(DOCS_VERSION_KEY, version, DOCS_VERSION_TTL)
     _local_version = (now, version)
     return version
@@ -69,114 +81,47 @@ def section_of(path: str) -> str:
     return f"/{parts[0]}/" if parts else "/"
 
 
-def guess_language(text: str) -> str:
-    words = fold(text).split()
-    fr = sum(w in _FRENCH for w in words)
-    en = sum(w in _ENGLISH for w in words)
-    return "fr" if fr > en else "en"
+def helpdoc_html(*, doc: HelpDoc, audience: str) -> str:
+    """A doc's page body; its links to other docs' files go to their pages, if `audience`
+    may read them."""
+    readable = HelpDoc.objects.filter(published=True, audience__in=visible_audiences(audience))
+
+    def doc_url(slug: str) -> str | None:
+        found = readable.filter(slug=slug).first()
+        return found.get_absolute_url() if found else None
+
+    return render_markdown(doc.body, doc.title, doc_url)
 
 
-def markdown_to_text(body: str) -> str:
-    return _MD_MARKS.sub("", _MD_LINK.sub(r"\1", body))
-
-
-def markdown_to_labelled_text(body: str) -> str:
-    """Like markdown_to_text, but **bold** UI labels stay: the docs answer shows them."""
-    text = _MD_LINK.sub(r"\1", body)
-    text = re.sub(r"^\s{0,3}(#{1,6}|[-*+]|\d+\.|>)\s+", "", text, flags=re.MULTILINE)
-    return re.sub(r"(?<!\*)\*(?!\*)|_{1,3}|`{1,3}", "", text)
-
-
-@dataclass(frozen=True)
-class Passage:
-    doc_id: int
-    title: str
-    url: str
-    language: str
-    prefixes: tuple[str, ...]
-    text: str
-    tf: Counter = field(compare=False, hash=False)
-    length: int = 0
-    labelled: str = ""  # the paragraph with its **UI labels**
-
-
-@dataclass(frozen=True)
-class Hit:
-    passage: Passage
-    score: float
-    word_match: bool
-
-
-class _Index:
-    """BM25 over the passages (paragraphs, with their doc's title) of one audience's docs."""
-
-    K1, B = 1.2, 0.75
-    KEEP_RATIO = 0.4
-
-    def __init__(self, passages: list[Passage]):
-        self.passages = passages
-        self.avg_len = sum(p.length for p in passages) / len(passages) if passages else 1.0
-        df: Counter = Counter()
-        for p in passages:
-            df.update(p.tf.keys())
-        n = len(passages)
-        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-
-    def search(self, query_terms: list[str], path: str, language: str) -> list[Hit]:
-        hits = []
-        for p in self.passages:
-            bm25 = 0.0
-            for t in set(query_terms):
-                f = p.tf.get(t, 0)
-                if f:
-                    norm = f + self.K1 * (1 - self.B + self.B * p.length / self.avg_len)
-                    bm25 += self.idf[t] * f * (self.K1 + 1) / norm
-            on_page = any(path.startswith(x) for x in p.prefixes)
-            if not (bm25 > 0 or on_page):
-                continue
-            # The page boosts what the question matched; alone it ranks low (vague questions).
-            score = (bm25 * 1.5 + 0.5) if on_page else bm25
-            score *= 1.0 if p.language == language else 0.5
-            hits.append(Hit(p, score, bm25 > 0))
-        hits.sort(key=lambda h: h.score, reverse=True)
-        # Weak matches only add noise to a small prompt.
-        return [h for h in hits if h.score >= hits[0].score * self.KEEP_RATIO] if hits else []
-
-
-_indexes: dict[tuple[str, str], _Index] = {}
+_indexes: dict[tuple[str, str], SectionIndex] = {}
 _indexes_lock = threading.Lock()
 
 
-def _passages_of(doc: HelpDoc) -> list[Passage]:
-    paragraphs = [p for p in re.split(r"\n\s*\n", doc.body) if p.strip()] or [doc.title]
-    title_terms = terms(doc.title)
-    out = []
-    for raw in paragraphs:
-        para = squeeze(markdown_to_text(raw))
-        tf = Counter(title_terms + terms(para))
-        out.append(
-            Passage(
-                doc_id=doc.pk,
-                title=doc.title,
-                url=doc.get_absolute_url(),
-                language=doc.language,
-                prefixes=tuple(doc.prefixes),
-                text=para,
-                tf=tf,
-                length=sum(tf.values()),
-                labelled=squeeze(markdown_to_labelled_text(raw)),
-            )
+def build_index(audience: str) -> SectionIndex:
+    """The sections of the published docs `audience` may see (the audience and published
+    state filter FIRST: other docs never enter the index)."""
+    docs = HelpDoc.objects.filter(published=True, audience__in=visible_audiences(audience))
+    passages = []
+    fields = ("id", "slug", "language", "path_prefixes", "keywords", "sections", "body", "title")
+    for doc in docs.only(*fields):
+        passages += passages_of(
+            doc_id=doc.pk,
+            url=doc.get_absolute_url(),
+            language=doc.language,
+            prefixes=tuple(doc.prefixes),
+            sections=doc.parsed_sections(),
+            keywords=doc.keywords,
         )
-    return out
+    vectors = semantic.section_vectors([semantic.section_text(p.title, p.text) for p in passages])
+    return SectionIndex(passages, vectors)
 
 
-def _index_for(audience: str) -> _Index:
+def index_for(audience: str) -> SectionIndex:
+    """The audience's index for the current docs version, built once per process."""
     key = (docs_version(), audience)
     index = _indexes.get(key)
     if index is None:
-        # Audience and published state filter FIRST: other docs never enter the index.
-        docs = HelpDoc.objects.filter(published=True, audience__in=visible_audiences(audience))
-        index = _Index([p for doc in docs for p in _passages_of(doc)])
+        index = build_index(audience)
         with _indexes_lock:
             if len(_indexes) > 32:
                 _indexes.clear()
@@ -185,71 +130,154 @@ def _index_for(audience: str) -> _Index:
 
 
 def helpdoc_search(*, query: str, path: str, audience: str, language: str = "") -> list[Hit]:
-    """Passages of the docs `audience` may see, best first, for `query` asked on `path`."""
+    """Sections of the docs `audience` may see, best first, for `query` asked on `path`."""
     return helpdoc_retrieve(query=query, path=path, audience=audience, language=language).hits
 
 
 @dataclass(frozen=True)
 class Retrieval:
-    """What the docs say about a question: ranked passages, and whether they cover it."""
+    """What the docs say about a question: ranked sections, and whether they cover it."""
 
     hits: list[Hit]
     covered: bool
     topic: frozenset[str]  # the question's topic terms
-    # The covering docs' passages in the doc's order (best doc first), for the docs answer.
-    docs: list[list[Passage]] = field(default_factory=list)
+    # The covering sections (best first), for the docs answer.
+    sections: list[Passage] = field(default_factory=list)
     related: list[Hit] = field(default_factory=list)  # near matches when not covered
+    weights: dict[str, float] = field(default_factory=dict)  # each topic term's weight
 
 
-SECOND_DOC_RATIO = 0.95
+SECOND_SECTION_RATIO = 0.95
+# The share of the question's topic (each term weighed by how rare it is in the docs) that a
+# section of three or more topic terms must hold.
+COVERED_SHARE = 0.5
 
 
 def terms_needed(topic: set[str] | frozenset[str]) -> int:
-    """How many of a question's topic terms one passage must match to cover it: all of one
+    """How many of a question's topic terms one section must match to cover it: all of one
     or two ("delete a client" is not covered by a doc on creating one), half of more."""
     return len(topic) if len(topic) <= 2 else math.ceil(len(topic) / 2)
 
 
-def _doc_passages(index: _Index, doc_id: int) -> list[Passage]:
-    return [p for p in index.passages if p.doc_id == doc_id]
+def covers(passage: Passage, topic: frozenset[str], weights: dict[str, float]) -> bool:
+    """Whether one section covers a question: enough of its topic terms (terms_needed), and
+    of three or more, at least COVERED_SHARE of their weight, so that the common words of
+    the docs ("post" in a social network's) can't cover for a rare one they lack."""
+    matched = topic & passage.tf.keys()
+    if not topic or len(matched) < terms_needed(topic):
+        return False
+    total = sum(weights.values())
+    return len(topic) <= 2 or sum(weights[t] for t in matched) >= COVERED_SHARE * total
+
+
+# Meaning covers for missing words only where both rankings agree: the section closest in
+# meaning is also the first by words, and the words it matches carry this share of the
+# topic's weight.
+MEANING_SHARE = 1 / 3
+
+
+@dataclass(frozen=True)
+class _Question:
+    topic: frozenset[str]
+    weights: dict[str, float]
+    language: str
+
+
+def _rescued(passage: Passage, q: _Question, closest: Passage, first_by_words: Passage) -> bool:
+    """A section whose words cover only part of the question still covers it when it is
+    both the closest in meaning and the first by words, and its words carry MEANING_SHARE."""
+    if passage is not closest or passage is not first_by_words:
+        return False
+    matched = q.topic & passage.tf.keys()
+    return bool(matched) and (
+        sum(q.weights[t] for t in matched) >= MEANING_SHARE * sum(q.weights.values())
+    )
+
+
+def _with_meaning(
+    index: SectionIndex, hits: list[Hit], q: _Question, question: str
+) -> tuple[list[Hit], Hit | None] | None:
+    """The ranking fused with meaning, and the first section covering the question by words
+    or rescued by meaning; None without the model."""
+    vector = semantic.query_vector(question)
+    meaning = index.meaning(vector) if vector is not None else None
+    if meaning is None or not hits:
+        return None
+    # The closest of the reader's language, when it has any (as the ranking prefers it).
+    same = (i for i in meaning.order if index.passages[i].language == q.language)
+    closest = index.passages[next(same, meaning.order[0])]
+    first_by_words = max(hits, key=lambda h: h.words).passage
+    fused = index.fuse(hits, meaning, q.language)
+    first = next(
+        (
+            h
+            for h in fused
+            if covers(h.passage, q.topic, q.weights)
+            or _rescued(h.passage, q, closest, first_by_words)
+        ),
+        None,
+    )
+    return fused, first
+
+
+# A section of an article that covers a question as well as the article's opening, and ranks
+# at least this close to it, answers instead: the opening is the article's overview.
+SPECIFIC_RATIO = 0.8
+
+
+def _specific(first: Hit, hits: list[Hit], q: _Question) -> Hit:
+    if first.passage.anchor:
+        return first
+    matched = len(q.topic & first.passage.tf.keys())
+    for hit in hits:
+        if (
+            hit.passage.doc_id == first.passage.doc_id
+            and hit is not first
+            and hit.score >= first.score * SPECIFIC_RATIO
+            and len(q.topic & hit.passage.tf.keys()) >= matched
+        ):
+            return hit
+    return first
 
 
 def helpdoc_retrieve(*, query: str, path: str, audience: str, language: str = "") -> Retrieval:
-    """Ranked passages for `query` and the coverage decision, made before any model call: the
-    question's topic terms (after synonyms and stemming; generic words like "account" do not
-    count) must be matched by one passage. Page-only hits never make coverage."""
-    index = _index_for(audience)
-    hits = index.search(terms(query), path or "/", language or guess_language(query))
-    topic = frozenset(topic_terms(query))
-
-    def matched(hit: Hit) -> int:
-        return len(topic & hit.passage.tf.keys())
-
-    best = max(hits, key=matched, default=None)
-    best_n = matched(best) if best else 0
-    if not topic or best_n < terms_needed(topic):
-        related = []
+    """Ranked sections for `query` and the coverage decision, made before any model call on
+    the best section that covers the question (its heading path and doc title count). Page-
+    only hits never make coverage. Meaning (helpdocs.semantic) ranks too, and may cover for
+    missing words, unless the first section by words holds every topic word: it costs 22 ms
+    of CPU a question."""
+    index = index_for(audience)
+    language = language or guess_language(query)
+    hits = index.search(terms(query, language), path or "/", language)
+    topic = frozenset(topic_terms(query, language))
+    q = _Question(topic, {t: index.weight(t) for t in topic}, language)
+    weights = q.weights
+    first = next((h for h in hits if covers(h.passage, topic, weights)), None)
+    # Sure by words: the first section (with the page's context) holds every topic word.
+    sure = first is not None and first is hits[0] and topic <= first.passage.tf.keys()
+    if index.vectors is not None and topic and not sure:
+        hits, first = _with_meaning(index, hits, q, query) or (hits, first)
+    if first is not None:
+        first = _specific(first, hits, q)
+    if first is None:
+        related: list[Hit] = []  # sections sharing a topic word ("account" is none)
         for hit in hits:
-            if matched(hit) and hit.passage.doc_id not in {h.passage.doc_id for h in related}:
+            if topic & hit.passage.tf.keys() and hit.passage.doc_id not in {
+                h.passage.doc_id for h in related
+            }:
                 related.append(hit)
-        return Retrieval(hits=hits, covered=False, topic=topic, related=related[:2])
-    # The best covering passage leads; a second doc joins only when it is clearly as relevant:
+        return Retrieval(hits, False, topic, related=related[:2], weights=weights)
+    # The best covering section leads; a second joins only when it is clearly as relevant:
     # it covers as much, in the same language, and ranks about as high.
-    first = best if hits[0] is not best and matched(hits[0]) < best_n else hits[0]
     ordered = [first] + [h for h in hits if h is not first]
-    doc_ids = [first.passage.doc_id]
+    sections = [first.passage]
+    matched = len(topic & first.passage.tf.keys())
     for hit in ordered[1:]:
         if (
-            hit.passage.doc_id not in doc_ids
-            and matched(hit) >= best_n
+            len(topic & hit.passage.tf.keys()) >= matched
             and hit.passage.language == first.passage.language
-            and hit.score >= first.score * SECOND_DOC_RATIO
+            and hit.score >= first.score * SECOND_SECTION_RATIO
         ):
-            doc_ids.append(hit.passage.doc_id)
+            sections.append(hit.passage)
             break
-    return Retrieval(
-        hits=ordered,
-        covered=True,
-        topic=topic,
-        docs=[_doc_passages(index, d) for d in doc_ids],
-    )
+    return Retrieval(ordered, True, topic, sections=sections, weights=weights)

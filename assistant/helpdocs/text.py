@@ -1,19 +1,42 @@
-"""Text normalisation shared by the cache key, the docs ranking and the logs."""
+"""Text normalisation shared by the cache key, the docs ranking, the guard and the logs.
+
+Nothing here knows a site's vocabulary: stop words, words that name no topic, and a small
+thesaurus of how readers name what any web app's help describes (its actions and settings),
+in English and French. A site's own words (its products, "customer" for "client") are its
+docs' business, and meaning beyond shared words is not attempted here.
+"""
 
 import re
 import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
 
 _WORD = re.compile(r"[a-z0-9]+")
 _SPACES = re.compile(r"\s+")
 
+# Snowball's stop word lists for English and French (snowballstem.org), folded, and the
+# words of a question's form ("how many", "combien").
 STOPWORDS = frozenset(
-    """a an and are as at be by can do does for from how i in is it me my of on or please
-    the this to was what when where which who why will with you your
-    not no has have had them they their its our we us so if but just there here then than
-    would should could may might must did done been am were s t don doesn didn isn cant
-    over into about up out off any some all also very only
-    au aux avec ce ces comment dans de des du en est et je la le les mon ma mes ne ou par
-    pas pour qu que qui quoi sur un une vos votre""".split()
+    """i me my myself we our ours ourselves you your yours yourself yourselves he him his
+    himself she her hers herself it its itself they them their theirs themselves what which
+    who whom this that these those am is are was were be been being have has had having do
+    does did doing would should could ought a an the and but if or because as until while
+    of at by for with about against between into through during before after above below to
+    from up down in out on off over under again further then once here there when where why
+    how all any both each few more most other some such no nor not only own same so than
+    too very s t d ll m re ve don doesn didn isn aren wasn weren hasn haven hadn won wouldn
+    shan shouldn can cant cannot couldn mustn let will just please many much
+    au aux avec ce ces dans de des du elle en et eux il je la le leur lui ma mais me meme
+    mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes
+    toi ton tu un une vos votre vous c j l a n y ete etee etees etes etant suis es est
+    sommes etes sont serai seras sera serons serez seront serais serait serions seriez
+    seraient etais etait etions etiez etaient fus fut fumes futes furent sois soit soyons
+    soyez soient fusse fusses fussions fussiez fussent ayant eu eue eues eus ai as avons
+    avez ont aurai auras aura aurons aurez auront aurais aurait aurions auriez auraient
+    avais avait avions aviez avaient eut eumes eutes eurent aie aies ait ayons ayez aient
+    eusse eusses eussions eussiez eussent ceci cela cet cette ici ils les leurs quel quels
+    quelle quelles sans soi comment combien quoi""".split()
 )
 
 # Words that say nothing about WHICH help topic a question is on ("account", "app"): they
@@ -23,48 +46,58 @@ GENERIC = frozenset(
     use using used need want get got set way thing things work working help find know see
     tell show go going possible able someone something anything everything one another
     other top left right time today tomorrow yes ok okay hello hi thanks thank
-    compte site page bouton aide""".split()
+    people person someone somebody anyone anybody everyone everybody certain happen look
+    like kind sort type lot stuff
+    compte site page bouton aide gens personne quelqu quelque chose""".split()
 )
 
-# Words users say for the words our docs use. Small on purpose: the demo's domain.
+# How readers name the actions and settings of any web app, for the words help docs use.
+# General on purpose: nothing of one site's domain (a site's own words are in its docs).
+_PHRASES = (
+    (re.compile(r"\b(?:turn|switch|toggle)(?:ing|s|ed)? on\b"), "enable"),
+    (re.compile(r"\b(?:turn|switch|toggle)(?:ing|s|ed)? off\b"), "disable"),
+    (re.compile(r"\b(?:log|sign)(?:ging|s|ged|ed)? ?in(?:to)?\b"), "login"),
+    (re.compile(r"\b(?:log|sign)(?:ging|s|ged|ed)? ?out\b"), "logout"),
+    (re.compile(r"\bsign(?:ing|s|ed)? ?up\b"), "signup"),
+    (re.compile(r"\be-mail"), "email"),
+    (re.compile(r"\b2fa\b|\btwo[- ]step\b"), "two factor"),
+)
 SYNONYMS = {
-    "customer": "client",
-    "customers": "client",
-    "bill": "invoice",
-    "bills": "invoice",
-    "facture": "invoice",
-    "factures": "invoice",
     "add": "create",
     "new": "create",
+    "make": "create",
     "ajouter": "create",
     "creer": "create",
     "nouveau": "create",
     "nouvelle": "create",
-    "make": "create",
     "remove": "delete",
     "erase": "delete",
     "supprimer": "delete",
-    "pay": "payment",
-    "paid": "payment",
-    "paiement": "payment",
-    "signin": "login",
-    "log": "login",
-    "connexion": "login",
-    "passcode": "password",
-    "mot": "password",
-    "export": "export",
-    "download": "export",
-    "exporter": "export",
+    "effacer": "delete",
     "change": "edit",
-    "remind": "reminder",
-    "spreadsheet": "csv",
-    "excel": "csv",
-    "upload": "import",
-    "bring": "import",
     "modify": "edit",
     "update": "edit",
     "modifier": "edit",
+    "changer": "edit",
+    "activate": "enable",
+    "activer": "enable",
+    "deactivate": "disable",
+    "desactiver": "disable",
+    "picture": "image",
+    "photo": "image",
+    "preferences": "settings",
+    "options": "settings",
+    "parametres": "settings",
+    "reglages": "settings",
+    "connexion": "login",
+    "signin": "login",
+    "mot": "password",
+    "passe": "password",
 }
+
+_FRENCH = frozenset("le la les des une est comment pour dans avec je mon ma mes votre vos".split())
+_ENGLISH = frozenset("the a an is how to for in with i my your what can".split())
+_STEMMERS = {"en": snowballstemmer.stemmer("english"), "fr": snowballstemmer.stemmer("french")}
 
 
 def fold(text: str) -> str:
@@ -78,40 +111,48 @@ def normalise_question(question: str) -> str:
     return " ".join(_WORD.findall(fold(question)))
 
 
-def stem(word: str) -> str:
-    """A light suffix stripper for English and French: "invoices", "invoicing" → "invoic"."""
-    for suffix, repl in (
-        ("ies", "y"),
-        ("sses", "ss"),
-        ("ing", ""),
-        ("ed", ""),
-        ("es", ""),
-        ("s", ""),
-    ):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            word = word[: -len(suffix)] + repl
-            break
-    if len(word) > 4 and word.endswith("e"):
-        word = word[:-1]
-    return word
+def guess_language(text: str) -> str:
+    words = fold(text).split()
+    fr = sum(w in _FRENCH for w in words)
+    en = sum(w in _ENGLISH for w in words)
+    return "fr" if fr > en else "en"
 
 
-def terms(text: str) -> list[str]:
-    """Search terms of `text`: folded, stop words dropped, synonyms mapped, stemmed."""
+@lru_cache(maxsize=100_000)
+def stem(word: str, language: str = "en") -> str:
+    """Snowball's stem of a folded word: "invoices", "invoicing" → "invoic"."""
+    if word.isdigit():
+        return word
+    stemmer = _STEMMERS.get(language, _STEMMERS["en"])
+    # Twice: a plural's stem and its singular's then meet ("aliases" → "alias" → "alia").
+    return stemmer.stemWord(stemmer.stemWord(word))
+
+
+def terms(text: str, language: str = "") -> list[str]:
+    """Search terms of `text`: folded, general phrases named, stop words dropped, synonyms
+    mapped, stemmed for `language` (guessed when not given)."""
+    folded = fold(text)
+    for pattern, word in _PHRASES:
+        folded = pattern.sub(word, folded)
+    language = language or guess_language(text)
     out = []
-    for word in _WORD.findall(fold(text)):
+    for word in _WORD.findall(folded):
         if word in STOPWORDS:
             continue
-        out.append(stem(SYNONYMS.get(word, word)))
+        out.append(stem(SYNONYMS.get(word, word), language))
     return out
 
 
-_GENERIC_STEMS = frozenset(stem(w) for w in GENERIC)
+@lru_cache(maxsize=4)
+def _generic_stems(language: str) -> frozenset[str]:
+    return frozenset(stem(w, language) for w in GENERIC)
 
 
-def topic_terms(text: str) -> set[str]:
+def topic_terms(text: str, language: str = "") -> set[str]:
     """The terms of `text` that name a topic: search terms less generic words and numbers."""
-    return {t for t in terms(text) if t not in _GENERIC_STEMS and not t.isdigit()}
+    language = language or guess_language(text)
+    generic = _generic_stems(language)
+    return {t for t in terms(text, language) if t not in generic and not t.isdigit()}
 
 
 def squeeze(text: str) -> str:

