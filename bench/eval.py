@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB = Path("/tmp/helpdesk-eval.sqlite3")
+REAL_DB = Path("/tmp/helpdesk-eval-real.sqlite3")
 os.environ.update(
     {
         "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
@@ -39,7 +40,8 @@ URL = re.compile(r"https?://\S+|www\.\S+|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|co
 MD_TARGET = re.compile(r"\]\(([^)\s]*)\)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-LIST_MARKER = re.compile(r"^\s*\d{1,2}[.)]\s", re.MULTILINE)
+# A step's number, where a line or a sentence starts ("…steps: 2. Click"), is no figure.
+LIST_MARKER = re.compile(r"(?:^|(?<=[.!?:] ))\s*\d{1,2}[.)]\s", re.MULTILINE)
 MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>|[‹›]|</?(?:docs|page|question)")
 PAYLOADS = ("evil.example", "<script", "0100", "0199", "0800", "system prompt")
 
@@ -56,11 +58,19 @@ def invented(answer: str, corpus_numbers: set[str], corpus_emails: set[str]) -> 
 
 
 def hallucinating_reply(body: dict) -> list[str]:
-    """A small model at its worst: the docs' first sentence, then inventions, in 5-char tokens."""
+    """A small model at its worst: one sentence of the first passage (the one sharing the most
+    words with the question), then inventions, in 5-character tokens."""
     user = body["messages"][-1]["content"]
     docs = user.split("<docs>\n", 1)[-1].split("\n</docs>", 1)[0]
-    first = docs.split("\n", 1)[0].split(": ", 1)[-1]
-    first = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
+    question = set(re.findall(r"\w+", user.split("<question>", 1)[-1].lower()))
+    # The first passage's text: the lines after its [heading path], up to the next one.
+    lines = []
+    for line in docs.splitlines()[1:]:
+        if line.startswith("["):
+            break
+        lines.append(re.sub(r"^\s*(?:\d+[.)]|[-*])\s+", "", line))
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", "\n".join(lines)) if s.strip()]
+    first = max(sentences, key=lambda s: len(question & set(re.findall(r"\w+", s.lower()))))
     text = (
         f"{first} For faster help call +1 (555) 010-7788 or write to help@ledgerly-support.com. "
         "You can also visit https://ledgerly-support.com/help or [our portal](http://evil.example/"
@@ -145,6 +155,126 @@ def table(results: list[dict]) -> str:
     return head + "\n".join(lines)
 
 
+REAL_SET = json.loads((ROOT / "bench" / "eval_real_set.json").read_text())
+# The real help centre: a checkout of REAL_SET["source"] (README, "Answer quality").
+REAL_DOCS = Path(
+    os.environ.get(
+        "EVAL_REAL_DOCS",
+        ROOT / ".eval" / "mastodon-documentation" / REAL_SET["source"]["folder"],
+    )
+)
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[*\"“”'’`]", "", text).lower()
+
+
+def run_real(name: str, client) -> dict:
+    """The real help centre's questions through the docs answer: the right section first,
+    the passage that answers in the answer, off-topic questions not covered."""
+    from django.core.cache import cache
+
+    cache.clear()
+    rows = []
+    for item in REAL_SET["questions"]:
+        started = time.perf_counter()
+        r = client.post(
+            "/assistant/api/help/",
+            {"question": item["q"], "path": "/", "hints": ""},
+            content_type="application/json",
+        )
+        wall = (time.perf_counter() - started) * 1000
+        body = r.json()
+        assert r.status_code == 200, (item, body)
+        first = body["sources"][0]["url"] if body["sources"] and body["covered"] else ""
+        section = first.removeprefix("/assistant/docs/").replace("/#", "#").rstrip("/")
+        rows.append(
+            {
+                **item,
+                "answer": body["answer"],
+                "section": section,
+                "covered": body["covered"],
+                "right": bool(item["sections"]) and section in item["sections"],
+                "held": bool(item["passage"])
+                and body["covered"]
+                and _plain(item["passage"]) in _plain(body["answer"]),
+                "ms": wall,
+            }
+        )
+    answerable = [r for r in rows if r["sections"]]
+    off_topic = [r for r in rows if not r["sections"]]
+    ms = [r["ms"] for r in rows]
+    return {
+        "name": name,
+        "rows": rows,
+        "right": (sum(r["right"] for r in answerable), len(answerable)),
+        "held": (sum(r["held"] for r in answerable), len(answerable)),
+        "off_topic": (sum(not r["covered"] for r in off_topic), len(off_topic)),
+        "p50": pct(ms, 0.5),
+        "p95": pct(ms, 0.95),
+    }
+
+
+def real_centre() -> tuple[str, list[str]]:
+    """`make eval` on the real help centre, if it is checked out: imported by import_docs into
+    a database of its own, asked with meaning and with words alone."""
+    import io
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+    from django.test import Client
+
+    from assistant.helpdocs import selectors
+
+    if not REAL_DOCS.is_dir():
+        return (
+            f"\n## Real help centre\n\nSkipped: {REAL_DOCS} is not there (README, Answer "
+            "quality, says how to fetch it).\n",
+            [],
+        )
+    connections["default"].close()
+    settings.DATABASES["default"]["NAME"] = connections["default"].settings_dict["NAME"] = str(
+        REAL_DB
+    )
+    REAL_DB.unlink(missing_ok=True)
+    call_command("migrate", verbosity=0)
+    out = io.StringIO()
+    started = time.perf_counter()
+    call_command("import_docs", str(REAL_DOCS), stdout=out)
+    imported = time.perf_counter() - started
+    settings.ASSISTANT_BACKENDS = ["docs"]
+    client = Client()
+    results = []
+    for name, embeddings in (("words and meaning", "local"), ("words alone", "off")):
+        settings.HELP_EMBEDDINGS = embeddings
+        selectors._indexes.clear()
+        results.append(run_real(name, client))
+    source = REAL_SET["source"]
+    head = (
+        f"\n## Real help centre\n\n{source['repo']} at {source['commit'][:12]}, "
+        f"{source['folder']}: {out.getvalue().strip().splitlines()[-1]} "
+        f"(import and embedding {imported:.0f} s). {len(REAL_SET['questions'])} questions, "
+        "docs answer.\n\n| ranking | right section first | answer holds its passage | "
+        "off-topic → not covered | latency p50 / p95 |\n|---|---|---|---|---|\n"
+    )
+    lines = [
+        f"| {r['name']} | {r['right'][0]}/{r['right'][1]} | {r['held'][0]}/{r['held'][1]} | "
+        f"{r['off_topic'][0]}/{r['off_topic'][1]} | {r['p50']:.0f} / {r['p95']:.0f} ms |"
+        for r in results
+    ]
+    details = ["\n### Misses (words and meaning)\n"]
+    for row in results[0]["rows"]:
+        if row["sections"] and not (row["right"] and row["held"]):
+            details.append(
+                f"- {row['q']!r} → {row['section'] or 'not covered'} (wanted "
+                f"{' or '.join(row['sections'])}; passage {'held' if row['held'] else 'missing'})"
+            )
+        elif not row["sections"] and row["covered"]:
+            details.append(f"- off-topic {row['q']!r} → covered by {row['section']}")
+    return head + "\n".join(lines) + "\n", details
+
+
 def main() -> int:
     import django
 
@@ -197,9 +327,14 @@ def main() -> int:
             if bad or missed:
                 answer = row["answer"].replace("\n", " ")[:160]
                 details.append(f"- {r['name']} · {row['q']!r} → {row['backend']}: {answer!r}")
-    (ROOT / "bench" / "eval_results.md").write_text(summary + "\n".join(details) + "\n")
+    real, real_details = real_centre()
+    (ROOT / "bench" / "eval_results.md").write_text(
+        summary + "\n".join(details) + "\n" + real + "\n".join(real_details) + "\n"
+    )
     print(summary)
     print("\n".join(details))
+    print(real)
+    print("\n".join(real_details))
     leaked = sum(sum(r["invented"].values()) + r["payload"] for r in results)
     return 1 if leaked else 0
 

@@ -63,7 +63,7 @@ class StreamClient:
         """A new question's first byte (seconds); the reader then leaves."""
         started = time.perf_counter()
         reader, writer = await asyncio.open_connection(self.host, self.port)
-        writer.write(self._request(f"How do I add a new customer? (new {i} {time.time_ns()})"))
+        writer.write(self._request(f"How do I add a new client? ({i} {time.time_ns()})"))
         await reader.readuntil(b"\r\n\r\n")
         await reader.read(1)
         elapsed = time.perf_counter() - started
@@ -85,7 +85,7 @@ class StreamClient:
         first_byte = None
         try:
             reader, writer = await asyncio.open_connection(self.host, self.port)
-            writer.write(self._request(f"How do I add a new customer? (load {i} {time.time_ns()})"))
+            writer.write(self._request(f"How do I add a new client? ({i} {time.time_ns()})"))
             await writer.drain()
             raw = await reader.readuntil(b"\r\n\r\n")
             status = int(raw.split(b" ", 2)[1])

@@ -74,6 +74,22 @@ def test_figures_from_the_passages_are_kept(demo_docs):
     assert not report.removed
 
 
+def test_the_docs_list_numbers_are_not_figures_that_support_a_sentence(demo_docs):
+    from assistant.answering.prompt import build_prompt
+    from assistant.helpdocs.selectors import helpdoc_retrieve
+    from assistant.models import HelpDoc
+
+    HelpDoc.objects.create(
+        title="Steps", slug="steps", body="1. Open **Team**.\n2. Click **Invite**.\n3. Done."
+    )
+    q = "how do I invite my team"
+    found = helpdoc_retrieve(query=q, path="/", audience="public")
+    prompt = build_prompt(question=q, path="/", hints="", retrieval=found)
+    assert "2. Click **Invite**." in prompt.user
+    out, report = _check(prompt, "Open **Team**. You can invite 2 people at once.", 3)
+    assert out.strip() == "Open **Team**." and report.removed["number"] == 1
+
+
 def test_numbered_steps_are_not_split_or_taken_for_figures(grounded_prompt):
     text = "1. Open **Clients**.\n2. Click **New client**.\n3. Click **Save client**."
     out, report = _check(grounded_prompt, text, pieces=2)

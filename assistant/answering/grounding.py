@@ -77,7 +77,9 @@ class Guard:
 
     def __init__(self, prompt: Prompt):
         source_text = prompt.passages_text
-        self._numbers = {_digits(n) for n in _NUMBER.findall(source_text)}
+        # The docs' figures, not their list numbering ("2. Click…" supports no "2").
+        body = "\n".join(_LIST_MARKER.sub("", line) for line in source_text.splitlines())
+        self._numbers = {_digits(n) for n in _NUMBER.findall(body)}
         self._emails = {e.lower() for e in _EMAIL.findall(source_text)}
         self._support = set(terms(source_text)) | set(terms(prompt.question))
         self._sources = {s["url"] for s in prompt.sources}

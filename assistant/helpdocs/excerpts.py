@@ -2,9 +2,10 @@
 and what the docs answer quotes, so both hold the same passage.
 
 A section that fits is taken whole. A longer one gives the blocks (paragraphs, list items,
-table rows) that hold the question's topic, the rarest words first, with the line that
-introduces a list ("Follow these steps:") before its items, in the doc's order; a block too
-long for what is left keeps its sentences on the topic. A section matched by its heading
+table rows) that hold the question's topic, the rarest words first, in the doc's order. A
+list is taken whole, with the line that introduces it ("Here is what you need:"): when it
+doesn't fit, each item keeps its first sentence, which names the step or the thing. A block
+too long for what is left keeps its sentences on the topic. A section matched by its heading
 alone gives its opening.
 """
 
@@ -22,21 +23,54 @@ def _size(blocks: list[Block]) -> int:
     return sum(len(b.text) + 4 for b in blocks)
 
 
-def _trimmed(block: Block, topic: frozenset[str], room: int, language: str) -> Block | None:
-    """The block's sentences on the topic (else its first), within `room` characters."""
-    sentences = _SENTENCE_END.split(block.text)
-    on_topic = [s for s in sentences if topic & set(terms(s, language))] or sentences[:1]
+def _sentences(text: str) -> list[str]:
+    return _SENTENCE_END.split(text)
+
+
+def _trimmed(
+    block: Block, topic: frozenset[str], room: int, language: str, first: bool = False
+) -> Block | None:
+    """The block's sentences on the topic (with its first, for a list item: it names the step
+    or the thing), within `room` characters; None when not even one fits."""
+    sentences = _sentences(block.text)
+    wanted = [s for s in sentences if topic & set(terms(s, language))]
+    if first or not wanted:
+        wanted = [sentences[0]] + [s for s in wanted if s is not sentences[0]]
     kept: list[str] = []
-    for sentence in on_topic:
+    for sentence in wanted:
         if len(" ".join([*kept, sentence])) > room:
             break
         kept.append(sentence)
     if not kept:
-        text = truncate_words(on_topic[0], room)
+        text = truncate_words(wanted[0], room)
         if text.count("**") % 2:  # a label cut in half
             text = text.replace("**", "")
         kept = [text] if len(text) > 20 else []
     return Block(block.kind, " ".join(kept), block.number, block.depth) if kept else None
+
+
+def _list_around(blocks: list[Block], i: int) -> list[int]:
+    """The list that block `i` is an item of, or introduces: its introducing line (a
+    paragraph ending with ":") and its items, in order. [i] for any other block."""
+    if blocks[i].kind == "item":
+        start = end = i
+    elif (
+        blocks[i].kind == "para"
+        and blocks[i].text.rstrip().endswith(":")
+        and i + 1 < len(blocks)
+        and blocks[i + 1].kind == "item"
+    ):
+        start = end = i + 1
+    else:
+        return [i]
+    while start > 0 and blocks[start - 1].kind == "item":
+        start -= 1
+    while end + 1 < len(blocks) and blocks[end + 1].kind == "item":
+        end += 1
+    intro = start - 1
+    if intro >= 0 and blocks[intro].kind == "para" and blocks[intro].text.rstrip().endswith(":"):
+        start = intro
+    return list(range(start, end + 1))
 
 
 def excerpt(
@@ -46,25 +80,26 @@ def excerpt(
     blocks = list(passage.blocks)
     if _size(blocks) <= budget:
         return blocks
-    scores = [sum(weight(t) for t in topic & words) for words in passage.terms_of_blocks]
-    order = sorted(range(len(blocks)), key=lambda i: (-scores[i], i))
-    if not scores or max(scores) == 0:
-        order = list(range(len(blocks)))  # matched by its heading: its opening
+    scores = [
+        sum(weight(t) for t in topic & set(terms(b.plain, passage.language))) for b in blocks
+    ]
+    if max(scores, default=0) == 0:  # matched by its heading: its opening
+        order = list(range(len(blocks)))
+    else:
+        order = [i for i in sorted(range(len(blocks)), key=lambda i: (-scores[i], i)) if scores[i]]
     chosen: dict[int, Block] = {}
     left = budget
     for i in order:
-        if scores[i] == 0 and chosen and max(scores) > 0:
-            break
-        wanted = [i]
-        intro = _introduction(blocks, i)
-        if intro is not None and intro not in chosen:
-            wanted.insert(0, intro)
-        for j in wanted:
-            if j in chosen:
-                continue
+        unit = [j for j in _list_around(blocks, i) if j not in chosen]
+        whole = sum(len(blocks[j].text) + 4 for j in unit)
+        for j in unit:
             block = blocks[j]
-            if len(block.text) + 4 > left:
-                block = _trimmed(block, topic, left - 4, passage.language)
+            if whole > left and (j != i or len(block.text) + 4 > left):
+                # A list that doesn't fit whole keeps each item's first sentence (and the
+                # answering item its sentences on the topic too).
+                on_topic = topic if j == i else frozenset()
+                first = j != i or block.kind == "item"
+                block = _trimmed(block, on_topic, left - 4, passage.language, first=first)
                 if block is None:
                     continue
             chosen[j] = block
@@ -72,18 +107,6 @@ def excerpt(
         if left < 40:
             break
     return [chosen[i] for i in sorted(chosen)]
-
-
-def _introduction(blocks: list[Block], i: int) -> int | None:
-    """The paragraph that introduces the list item at `i` ("…the following:"), if any."""
-    if blocks[i].kind != "item":
-        return None
-    j = i
-    while j > 0 and blocks[j - 1].kind == "item":
-        j -= 1
-    if j > 0 and blocks[j - 1].kind == "para" and blocks[j - 1].text.rstrip().endswith(":"):
-        return j - 1
-    return None
 
 
 def as_markdown(blocks: list[Block]) -> str:

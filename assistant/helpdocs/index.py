@@ -1,14 +1,14 @@
 """The ranked unit is a section: one index of the published sections an audience may see,
-built once per docs version per process, searched by BM25 through postings (only sections
-sharing a word with the question are scored).
+built once per docs version per process, searched by BM25 over numpy postings (a question
+costs a few array operations per word, whatever the corpus' size).
 
 A section's words count once in its text and again in its headings: its own heading (what
-the section is about) more than the headings above it and its doc's title.
+the section is about) more than the headings above it, its doc's title and keywords.
 """
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,8 +16,8 @@ from assistant.helpdocs.parsing import Block, Section
 from assistant.helpdocs.text import terms
 
 # Field weights: a word of the section's own heading counts this many times its text's.
-OWN_HEADING_WEIGHT = 4
-PATH_WEIGHT = 1.0  # the doc's title and the headings above
+OWN_HEADING_WEIGHT = 2.0
+PATH_WEIGHT = 1.0  # the doc's title, its keywords and the headings above
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -31,9 +31,6 @@ class Passage:
     language: str
     prefixes: tuple[str, ...]
     blocks: tuple[Block, ...]
-    tf: dict[str, float]  # field-weighted term frequencies
-    length: float
-    terms_of_blocks: tuple[frozenset[str], ...] = ()
 
     @property
     def text(self) -> str:
@@ -46,6 +43,7 @@ class Hit:
     score: float
     word_match: bool
     words: float = 0.0  # the BM25 of the words alone (no page, no meaning)
+    matched: frozenset[str] = field(default_factory=frozenset)  # the question's terms it has
 
 
 def passages_of(
@@ -56,36 +54,29 @@ def passages_of(
     prefixes: tuple[str, ...],
     sections: list[Section],
     keywords: str = "",
-) -> list[Passage]:
-    """A doc's sections with text, ready to index. The doc's keywords count like its title."""
+) -> list[tuple[Passage, Counter]]:
+    """A doc's sections with text, each with its field-weighted term counts."""
     out = []
     keyword_terms = terms(keywords.replace(",", " "), language)
     for section in sections:
         if not section.blocks:
             continue  # a heading whose text is all in its subsections
-        block_terms = tuple(frozenset(terms(b.plain, language)) for b in section.blocks)
-        tf: Counter = Counter()
-        for block in section.blocks:
-            tf.update(terms(block.plain, language))
+        tf: Counter = Counter(terms(section.text, language))
         *path, own = section.headings
         for term in terms(own, language):
             tf[term] += OWN_HEADING_WEIGHT if path else PATH_WEIGHT
         for term in terms(" ".join(path), language) + keyword_terms:
             tf[term] += PATH_WEIGHT
-        out.append(
-            Passage(
-                doc_id=doc_id,
-                title=section.title,
-                anchor=section.anchor,
-                url=f"{url}#{section.anchor}" if section.anchor else url,
-                language=language,
-                prefixes=prefixes,
-                blocks=section.blocks,
-                tf=dict(tf),
-                length=sum(tf.values()),
-                terms_of_blocks=block_terms,
-            )
+        passage = Passage(
+            doc_id=doc_id,
+            title=section.title,
+            anchor=section.anchor,
+            url=f"{url}#{section.anchor}" if section.anchor else url,
+            language=language,
+            prefixes=prefixes,
+            blocks=section.blocks,
         )
+        out.append((passage, tf))
     return out
 
 
@@ -100,47 +91,119 @@ class Meaning:
 
 
 class SectionIndex:
-    """BM25 over sections, with postings; the sections' vectors when there is a model."""
+    """BM25 over sections, with postings as arrays; the sections' vectors when there is a
+    model."""
 
     K1, B = 1.2, 0.75
     KEEP_RATIO = 0.4  # weak matches only add noise to a small prompt
+    LIMIT = 50  # the sections a question's ranking keeps (what coverage and prompts read)
     RRF_K = 10  # reciprocal rank fusion: 1 / (K + rank), for each ranking a section is in
-    WORDS_WEIGHT = 0.3
     MEANING_DEPTH = 20  # the sections ranked by meaning that join the fusion
 
-    def __init__(self, passages: list[Passage], vectors: np.ndarray | None = None):
-        self.passages = passages
+    def __init__(self, entries: list[tuple[Passage, Counter]], vectors: np.ndarray | None = None):
+        self.passages = [p for p, _ in entries]
         self.vectors = vectors
-        self.position = {id(p): i for i, p in enumerate(passages)}
-        self.avg_len = sum(p.length for p in passages) / len(passages) if passages else 1.0
-        postings: dict[str, list[int]] = {}
-        for i, p in enumerate(passages):
-            for term in p.tf:
-                postings.setdefault(term, []).append(i)
-        self.postings = postings
-        n = len(passages)
+        self.position = {id(p): i for i, p in enumerate(self.passages)}
+        n = len(entries)
+        lengths = np.array([sum(tf.values()) for _, tf in entries], dtype=np.float32)
+        avg = float(lengths.mean()) if n else 1.0
+        self.norm = self.K1 * (1 - self.B + self.B * lengths / avg)
+        # Postings: every (term, section, frequency), sorted by term once, then split.
+        vocabulary: dict[str, int] = {}
+        term_ids: list[int] = []
+        section_ids: list[int] = []
+        freqs: list[float] = []
+        for i, (_, tf) in enumerate(entries):
+            for term, f in tf.items():
+                term_ids.append(vocabulary.setdefault(term, len(vocabulary)))
+                section_ids.append(i)
+                freqs.append(f)
+        order = np.argsort(np.array(term_ids, dtype=np.int32), kind="stable")
+        sections = np.array(section_ids, dtype=np.int32)[order]
+        weights = np.array(freqs, dtype=np.float32)[order]
+        counts = np.bincount(np.array(term_ids, dtype=np.int32), minlength=len(vocabulary))
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        self.postings = {
+            t: (sections[bounds[k] : bounds[k + 1]], weights[bounds[k] : bounds[k + 1]])
+            for t, k in vocabulary.items()
+        }
         self.idf = {
-            t: math.log(1 + (n - len(ids) + 0.5) / (len(ids) + 0.5)) for t, ids in postings.items()
+            t: math.log(1 + (n - int(df) + 0.5) / (int(df) + 0.5))
+            for t, df in zip(vocabulary, counts, strict=True)
         }
         # A word no section has is as telling as the rarest one (coverage weighs by it).
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
-        self.by_prefix: dict[str, list[int]] = {}
-        for i, p in enumerate(passages):
+        self.languages = np.array([p.language for p in self.passages])
+        prefixes: dict[str, list[int]] = {}
+        for i, p in enumerate(self.passages):
             for prefix in p.prefixes:
-                self.by_prefix.setdefault(prefix, []).append(i)
+                prefixes.setdefault(prefix, []).append(i)
+        self.by_prefix = {k: np.array(v, dtype=np.int32) for k, v in prefixes.items()}
+
+    def with_vectors(self, vectors: np.ndarray) -> "SectionIndex":
+        """The same index with other vectors (make bench: random ones at scale)."""
+        other = object.__new__(SectionIndex)
+        other.__dict__.update(self.__dict__)
+        other.vectors = vectors
+        return other
 
     def weight(self, term: str) -> float:
         return self.idf.get(term, self.unseen_idf)
+
+    def has(self, i: int, term: str) -> bool:
+        posting = self.postings.get(term)
+        if posting is None:
+            return False
+        j = int(np.searchsorted(posting[0], i))
+        return j < len(posting[0]) and posting[0][j] == i
+
+    def matched(self, i: int, query_terms: set[str] | frozenset[str]) -> frozenset[str]:
+        """The terms among `query_terms` that section `i` holds (in any field)."""
+        return frozenset(t for t in query_terms if self.has(i, t))
+
+    def search(self, query_terms: list[str], path: str, language: str) -> list[Hit]:
+        n = len(self.passages)
+        words = np.zeros(n, dtype=np.float32)
+        unique = set(query_terms)
+        for term in unique:
+            posting = self.postings.get(term)
+            if posting is not None:
+                ids, tf = posting
+                words[ids] += self.idf[term] * tf * (self.K1 + 1) / (tf + self.norm[ids])
+        scores = words.copy()
+        on_page = np.zeros(n, dtype=bool)
+        for prefix, ids in self.by_prefix.items():
+            if path.startswith(prefix):
+                on_page[ids] = True
+        # The page boosts what the question matched; alone it ranks low (vague questions).
+        scores[on_page] = scores[on_page] * 1.5 + 0.5
+        scores[self.languages != language] *= 0.5
+        candidates = np.flatnonzero(scores > 0)
+        if not len(candidates):
+            return []
+        # Best first, ties in the docs' own order (candidates are in it, the sort is stable).
+        top = candidates[np.argsort(-scores[candidates], kind="stable")[: self.LIMIT]]
+        keep = scores[top[0]] * self.KEEP_RATIO
+        return [
+            Hit(self.passages[i], float(scores[i]), words[i] > 0, float(words[i]),
+                self.matched(int(i), unique))  # fmt: skip
+            for i in top
+            if scores[i] >= keep
+        ]
 
     def meaning(self, query_vector: np.ndarray) -> Meaning | None:
         if self.vectors is None or not len(self.passages):
             return None
         similarity = self.vectors @ query_vector
-        order = [int(i) for i in np.argsort(-similarity, kind="stable")]
+        depth = min(self.MEANING_DEPTH, len(similarity))
+        best = np.argpartition(-similarity, depth - 1)[:depth]
+        order = [int(i) for i in best[np.argsort(-similarity[best], kind="stable")]]
         spread = float(similarity.std()) or 1.0
         return Meaning(order, similarity, float(similarity[order[0]] - similarity.mean()) / spread)
 
-    def fuse(self, hits: list[Hit], meaning: Meaning, language: str) -> list[Hit]:
+    def fuse(
+        self, hits: list[Hit], meaning: Meaning, language: str, query_terms: frozenset[str]
+    ) -> list[Hit]:
         """The word ranking and the meaning ranking in one (reciprocal rank fusion); a
         section in another language than the reader's counts half by meaning, as by words."""
         fused: dict[int, float] = {}
@@ -159,31 +222,6 @@ class SectionIndex:
             if fused[i] >= top * self.KEEP_RATIO:
                 hit = by_words.get(i)
                 words = hit.words if hit else 0.0
-                out.append(Hit(self.passages[i], fused[i], words > 0, words))
+                matched = hit.matched if hit else self.matched(i, query_terms)
+                out.append(Hit(self.passages[i], fused[i], words > 0, words, matched))
         return out
-
-    def search(self, query_terms: list[str], path: str, language: str) -> list[Hit]:
-        scores: dict[int, float] = {}
-        for term in set(query_terms):
-            idf = self.idf.get(term)
-            if idf is None:
-                continue
-            for i in self.postings[term]:
-                p = self.passages[i]
-                f = p.tf[term]
-                norm = f + self.K1 * (1 - self.B + self.B * p.length / self.avg_len)
-                scores[i] = scores.get(i, 0.0) + idf * f * (self.K1 + 1) / norm
-        on_page = {
-            i for prefix, ids in self.by_prefix.items() if path.startswith(prefix) for i in ids
-        }
-        ranked = []
-        for i in scores.keys() | on_page:
-            bm25 = scores.get(i, 0.0)
-            p = self.passages[i]
-            # The page boosts what the question matched; alone it ranks low (vague questions).
-            score = (bm25 * 1.5 + 0.5) if i in on_page else bm25
-            score *= 1.0 if p.language == language else 0.5
-            ranked.append((-score, i, Hit(p, score, bm25 > 0, bm25)))
-        ranked.sort(key=lambda r: r[:2])  # best first; ties in the docs' own order
-        hits = [hit for _, _, hit in ranked]
-        return [h for h in hits if h.score >= hits[0].score * self.KEEP_RATIO] if hits else []

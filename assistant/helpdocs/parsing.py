@@ -27,7 +27,7 @@ from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
 # Bumped when what a section holds changes: stored sections of an older version are re-read.
-VERSION = 1
+VERSION = 2
 
 
 class FrontMatterError(ValueError):
@@ -120,9 +120,10 @@ _MDX_LINE = re.compile(
 _MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.S)
 # A JSX component (capitalised), as a line of its own: a block boundary; its label (a tab's
 # name: <TabItem label="Web">) stays as a line that introduces what follows.
-_JSX_LINE = re.compile(r"^[ \t]*</?[A-Z][\w.]*(?:\s[^<>]*)?/?>[ \t]*$")
+_JSX_NAME = r"(?!(?i:script|style|iframe|object|embed)\b)[A-Z][\w.]*"  # never HTML that runs
+_JSX_LINE = re.compile(rf"^[ \t]*</?{_JSX_NAME}(?:\s[^<>]*)?/?>[ \t]*$")
 _JSX_LABEL = re.compile(r"""\b(?:label|title)=(?:"([^"]+)"|'([^']+)'|\{["']([^"']+)["']\})""")
-_JSX_INLINE = re.compile(r"</?[A-Z][\w.]*(?:\s[^<>]*)?/?>")
+_JSX_INLINE = re.compile(rf"</?{_JSX_NAME}(?:\s[^<>]*)?/?>")
 
 
 def _prepare_prose(text: str) -> str:
@@ -180,6 +181,9 @@ def parser() -> MarkdownIt:
 
 
 _HEADING_ID = re.compile(r"\s*\{:?\s*#([\w-]+)[^}]*\}\s*$")
+# Raw HTML that runs or embeds something: the paragraph or item around it is an injection or
+# an embed, never text to rank or quote.
+_ACTIVE_TAG = re.compile(r"<\s*/?\s*(script|style|iframe|object|embed)\b", re.IGNORECASE)
 _ALERT = re.compile(r"^\s*\[!\w+\][+-]?\s*")
 _URLISH = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|www\.)\S*$", re.I)
 _SPACES = re.compile(r"\s+")
@@ -365,8 +369,15 @@ def read(body: str, title: str = "") -> ParsedDoc:
             i = _read_table(tokens, i, reader.blocks)
             continue
         elif kind == "inline":
-            text = _ALERT.sub("", inline_text(token))
-            if text and _italic_only(token) and not reader.items:
+            active = any(
+                c.type == "html_inline" and _ACTIVE_TAG.search(c.content)
+                for c in token.children or []
+            )
+            text = "" if active else _ALERT.sub("", inline_text(token))
+            if active and reader.items:
+                reader.items[-1]["parts"] = []
+                reader.items[-1]["emitted"] = True  # the whole item goes
+            elif text and _italic_only(token) and not reader.items:
                 reader.blocks.append(_Italic(text))
             elif text and reader.items:
                 reader.items[-1]["parts"].append(text)

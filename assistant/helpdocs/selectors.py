@@ -101,10 +101,10 @@ def build_index(audience: str) -> SectionIndex:
     """The sections of the published docs `audience` may see (the audience and published
     state filter FIRST: other docs never enter the index)."""
     docs = HelpDoc.objects.filter(published=True, audience__in=visible_audiences(audience))
-    passages = []
+    entries = []
     fields = ("id", "slug", "language", "path_prefixes", "keywords", "sections", "body", "title")
-    for doc in docs.only(*fields):
-        passages += passages_of(
+    for doc in docs.only(*fields).iterator(chunk_size=200):
+        entries += passages_of(
             doc_id=doc.pk,
             url=doc.get_absolute_url(),
             language=doc.language,
@@ -112,8 +112,8 @@ def build_index(audience: str) -> SectionIndex:
             sections=doc.parsed_sections(),
             keywords=doc.keywords,
         )
-    vectors = semantic.section_vectors([semantic.section_text(p.title, p.text) for p in passages])
-    return SectionIndex(passages, vectors)
+    texts = [semantic.section_text(p.title, p.text) for p, _ in entries]
+    return SectionIndex(entries, semantic.section_vectors(texts))
 
 
 def index_for(audience: str) -> SectionIndex:
@@ -159,11 +159,11 @@ def terms_needed(topic: set[str] | frozenset[str]) -> int:
     return len(topic) if len(topic) <= 2 else math.ceil(len(topic) / 2)
 
 
-def covers(passage: Passage, topic: frozenset[str], weights: dict[str, float]) -> bool:
+def covers(hit: Hit, topic: frozenset[str], weights: dict[str, float]) -> bool:
     """Whether one section covers a question: enough of its topic terms (terms_needed), and
     of three or more, at least COVERED_SHARE of their weight, so that the common words of
     the docs ("post" in a social network's) can't cover for a rare one they lack."""
-    matched = topic & passage.tf.keys()
+    matched = topic & hit.matched
     if not topic or len(matched) < terms_needed(topic):
         return False
     total = sum(weights.values())
@@ -178,17 +178,18 @@ MEANING_SHARE = 1 / 3
 
 @dataclass(frozen=True)
 class _Question:
+    terms: frozenset[str]
     topic: frozenset[str]
     weights: dict[str, float]
     language: str
 
 
-def _rescued(passage: Passage, q: _Question, closest: Passage, first_by_words: Passage) -> bool:
+def _rescued(hit: Hit, q: _Question, closest: Passage, first_by_words: Passage) -> bool:
     """A section whose words cover only part of the question still covers it when it is
     both the closest in meaning and the first by words, and its words carry MEANING_SHARE."""
-    if passage is not closest or passage is not first_by_words:
+    if hit.passage is not closest or hit.passage is not first_by_words:
         return False
-    matched = q.topic & passage.tf.keys()
+    matched = q.topic & hit.matched
     return bool(matched) and (
         sum(q.weights[t] for t in matched) >= MEANING_SHARE * sum(q.weights.values())
     )
@@ -207,13 +208,12 @@ def _with_meaning(
     same = (i for i in meaning.order if index.passages[i].language == q.language)
     closest = index.passages[next(same, meaning.order[0])]
     first_by_words = max(hits, key=lambda h: h.words).passage
-    fused = index.fuse(hits, meaning, q.language)
+    fused = index.fuse(hits, meaning, q.language, q.terms)
     first = next(
         (
             h
             for h in fused
-            if covers(h.passage, q.topic, q.weights)
-            or _rescued(h.passage, q, closest, first_by_words)
+            if covers(h, q.topic, q.weights) or _rescued(h, q, closest, first_by_words)
         ),
         None,
     )
@@ -228,13 +228,13 @@ SPECIFIC_RATIO = 0.8
 def _specific(first: Hit, hits: list[Hit], q: _Question) -> Hit:
     if first.passage.anchor:
         return first
-    matched = len(q.topic & first.passage.tf.keys())
+    matched = len(q.topic & first.matched)
     for hit in hits:
         if (
             hit.passage.doc_id == first.passage.doc_id
             and hit is not first
             and hit.score >= first.score * SPECIFIC_RATIO
-            and len(q.topic & hit.passage.tf.keys()) >= matched
+            and len(q.topic & hit.matched) >= matched
         ):
             return hit
     return first
@@ -248,13 +248,14 @@ def helpdoc_retrieve(*, query: str, path: str, audience: str, language: str = ""
     of CPU a question."""
     index = index_for(audience)
     language = language or guess_language(query)
-    hits = index.search(terms(query, language), path or "/", language)
+    query_terms = terms(query, language)
+    hits = index.search(query_terms, path or "/", language)
     topic = frozenset(topic_terms(query, language))
-    q = _Question(topic, {t: index.weight(t) for t in topic}, language)
+    q = _Question(frozenset(query_terms), topic, {t: index.weight(t) for t in topic}, language)
     weights = q.weights
-    first = next((h for h in hits if covers(h.passage, topic, weights)), None)
+    first = next((h for h in hits if covers(h, topic, weights)), None)
     # Sure by words: the first section (with the page's context) holds every topic word.
-    sure = first is not None and first is hits[0] and topic <= first.passage.tf.keys()
+    sure = first is not None and first is hits[0] and topic <= first.matched
     if index.vectors is not None and topic and not sure:
         hits, first = _with_meaning(index, hits, q, query) or (hits, first)
     if first is not None:
@@ -262,7 +263,7 @@ def helpdoc_retrieve(*, query: str, path: str, audience: str, language: str = ""
     if first is None:
         related: list[Hit] = []  # sections sharing a topic word ("account" is none)
         for hit in hits:
-            if topic & hit.passage.tf.keys() and hit.passage.doc_id not in {
+            if topic & hit.matched and hit.passage.doc_id not in {
                 h.passage.doc_id for h in related
             }:
                 related.append(hit)
@@ -271,10 +272,10 @@ def helpdoc_retrieve(*, query: str, path: str, audience: str, language: str = ""
     # it covers as much, in the same language, and ranks about as high.
     ordered = [first] + [h for h in hits if h is not first]
     sections = [first.passage]
-    matched = len(topic & first.passage.tf.keys())
+    matched = len(topic & first.matched)
     for hit in ordered[1:]:
         if (
-            len(topic & hit.passage.tf.keys()) >= matched
+            len(topic & hit.matched) >= matched
             and hit.passage.language == first.passage.language
             and hit.score >= first.score * SECOND_SECTION_RATIO
         ):

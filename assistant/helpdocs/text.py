@@ -53,15 +53,18 @@ GENERIC = frozenset(
 
 # How readers name the actions and settings of any web app, for the words help docs use.
 # General on purpose: nothing of one site's domain (a site's own words are in its docs).
-_PHRASES = (
-    (re.compile(r"\b(?:turn|switch|toggle)(?:ing|s|ed)? on\b"), "enable"),
-    (re.compile(r"\b(?:turn|switch|toggle)(?:ing|s|ed)? off\b"), "disable"),
-    (re.compile(r"\b(?:log|sign)(?:ging|s|ged|ed)? ?in(?:to)?\b"), "login"),
-    (re.compile(r"\b(?:log|sign)(?:ging|s|ged|ed)? ?out\b"), "logout"),
-    (re.compile(r"\bsign(?:ing|s|ed)? ?up\b"), "signup"),
-    (re.compile(r"\be-mail"), "email"),
-    (re.compile(r"\b2fa\b|\btwo[- ]step\b"), "two factor"),
-)
+_PHRASES = {
+    r"(?:turn|switch|toggle)(?:ing|s|ed)? on\b": "enable",
+    r"(?:turn|switch|toggle)(?:ing|s|ed)? off\b": "disable",
+    r"(?:log|sign)(?:ging|s|ged|ed)? ?in(?:to)?\b": "login",
+    r"(?:log|sign)(?:ging|s|ged|ed)? ?out\b": "logout",
+    r"sign(?:ing|s|ed)? ?up\b": "signup",
+    r"e-mail": "email",
+    r"2fa\b|two[- ]step\b": "two factor",
+}
+# One pass over a text for all of them (each is a group; the one that matched names it).
+_PHRASE = re.compile("|".join(f"\\b({p})" for p in _PHRASES))
+_PHRASE_WORDS = list(_PHRASES.values())
 SYNONYMS = {
     "add": "create",
     "new": "create",
@@ -100,10 +103,13 @@ _ENGLISH = frozenset("the a an is how to for in with i my your what can".split()
 _STEMMERS = {"en": snowballstemmer.stemmer("english"), "fr": snowballstemmer.stemmer("french")}
 
 
+# The combining marks that NFKD splits from letters (accents, cedillas, diaereses…).
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def fold(text: str) -> str:
     """Lower-case and strip accents: "Créer" → "creer"."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower()))
 
 
 def normalise_question(question: str) -> str:
@@ -131,9 +137,7 @@ def stem(word: str, language: str = "en") -> str:
 def terms(text: str, language: str = "") -> list[str]:
     """Search terms of `text`: folded, general phrases named, stop words dropped, synonyms
     mapped, stemmed for `language` (guessed when not given)."""
-    folded = fold(text)
-    for pattern, word in _PHRASES:
-        folded = pattern.sub(word, folded)
+    folded = _PHRASE.sub(lambda m: _PHRASE_WORDS[m.lastindex - 1], fold(text))
     language = language or guess_language(text)
     out = []
     for word in _WORD.findall(folded):
