@@ -38,28 +38,135 @@ os.environ.pop("REDIS_URL", None)
 SET = json.loads((ROOT / "bench" / "eval_set.json").read_text())
 URL = re.compile(r"https?://\S+|www\.\S+|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|co|app|example)\b")
 MD_TARGET = re.compile(r"\]\(([^)\s]*)\)")
+MD_LINK = re.compile(r"\[[^\]]*\]\([^)\s]*\)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # A step's number, where a line or a sentence starts ("…steps: 2. Click"), is no figure.
 LIST_MARKER = re.compile(r"(?:^|(?<=[.!?:] ))\s*\d{1,2}[.)]\s", re.MULTILINE)
-MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>|[‹›]|</?(?:docs|page|question)")
+# Tags, and the prompt's delimiters as written or neutralised (a lone › is a heading path's).
+MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>|[<‹]/?(?:docs|page|question)\b")
 PAYLOADS = ("evil.example", "<script", "0100", "0199", "0800", "system prompt")
 
 
-def invented(answer: str, corpus_numbers: set[str], corpus_emails: set[str]) -> dict[str, int]:
-    """Links that are not this site's paths, figures and e-mails no doc contains, markup."""
+def invented(answer: str, corpus: "Corpus") -> dict[str, int]:
+    """Links that are not this site's paths, figures and e-mails no doc contains, markup, UI
+    labels no doc has, sentences saying the opposite of the docs."""
     links = len(URL.findall(answer)) + sum(
         1 for t in MD_TARGET.findall(answer) if not t.startswith("/") or t.startswith("//")
     )
     body = LIST_MARKER.sub("", answer)
-    numbers = sum(1 for n in NUMBER.findall(body) if re.sub(r"\D", "", n) not in corpus_numbers)
-    numbers += sum(1 for e in EMAIL.findall(body) if e.lower() not in corpus_emails)
-    return {"links": links, "numbers": numbers, "markup": len(MARKUP.findall(answer))}
+    numbers = sum(1 for n in NUMBER.findall(body) if re.sub(r"\D", "", n) not in corpus.numbers)
+    numbers += sum(1 for e in EMAIL.findall(body) if e.lower() not in corpus.emails)
+    return {
+        "links": links,
+        "numbers": numbers,
+        "markup": len(MARKUP.findall(answer)),
+        "labels": len(corpus.wrong_labels(answer)),
+        "contradictions": len(corpus.contradictions(answer)),
+    }
+
+
+LABEL = re.compile(r'\*\*(.+?)\*\*|"([^"\n]+)"|“([^”\n]+)”|«\s?([^»\n]+?)\s?»|`([^`\n]+)`')
+ARROW = re.compile(r"\s*(?:→|->|›|>)\s*")
+MENU_PATH = re.compile(r"((?:[A-Z][\w-]*\s?)+(?:\s*(?:→|->|›|>)\s*[A-Z][\w-]*)+)")
+NEGATION = re.compile(
+    r"\b(?:not|no|never|cannot|none|nothing)\b|n[’']t\b|\bne\b[^.!?]*?\b(?:pas|jamais|plus|rien)\b"
+    r"|\b(?:jamais|aucun|aucune)\b",
+    re.IGNORECASE,
+)
+EVAL_STOP = set("this that with your from have when then them they what will will also into only "
+                "does there their these those which click open page".split())  # fmt: skip
+
+
+def _norm(text: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text.lower())
+    words = re.findall(r"[a-z0-9]+", "".join(c for c in text if not unicodedata.combining(c)))
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words)
+
+
+class Corpus:
+    """The whole docs corpus, for checking answers independently of the guard's code."""
+
+    def __init__(self, bodies: list[str]):
+        import html
+
+        text = html.unescape("\n".join(bodies))
+        self.numbers = {re.sub(r"\D", "", n) for n in NUMBER.findall(text)}
+        self.emails = {e.lower() for e in EMAIL.findall(text)}
+        self.phrases = f" {_norm(text)} "
+        # One-word labels: the words the docs name a UI by (bold, quoted, capitalised inside).
+        self.names = {_norm(next(g for g in m.groups() if g)) for m in LABEL.finditer(text)}
+        self.names |= {_norm(w) for w in re.findall(r"(?<=[a-z,] )[A-Z][\w-]+", text)}
+        self.names |= {_norm(p) for path in MENU_PATH.findall(text) for p in ARROW.split(path)}
+        self.names |= {_norm(p) for name in list(self.names) for p in ARROW.split(name)}
+        self.claims = [
+            (self._content(sentence), bool(NEGATION.search(sentence)))
+            for sentence in re.split(r"(?<=[.!?])\s+|\n+", text)
+        ]
+
+    @staticmethod
+    def _content(sentence: str) -> set[str]:
+        """Content words, their endings cut (archived, archive → archiv): the checker's own
+        crude stemming, not the guard's."""
+        out = set()
+        for word in _norm(sentence).split():
+            if len(word) <= 3 or word in EVAL_STOP:
+                continue
+            for ending in ("ing", "ed", "es", "e"):
+                if word.endswith(ending) and len(word) - len(ending) >= 4:
+                    word = word[: -len(ending)]
+                    break
+            out.add(word)
+        return out
+
+    @staticmethod
+    def _claims_of(answer: str) -> str:
+        """The answer without its links' text (a source's heading path is no claim)."""
+        return MD_LINK.sub(" ", answer)
+
+    def wrong_labels(self, answer: str) -> list[str]:
+        answer = self._claims_of(answer)
+        labels = [next(g for g in m.groups() if g) for m in LABEL.finditer(answer)]
+        for line in answer.splitlines():
+            labels += [p for path in MENU_PATH.findall(line) for p in ARROW.split(path)]
+        wrong = []
+        for label in labels:
+            words = _norm(label)
+            known = words in self.names or (" " in words and f" {words} " in self.phrases)
+            if words and not known:
+                wrong.append(label)
+        return wrong
+
+    def contradictions(self, answer: str) -> list[str]:
+        out = []
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", self._claims_of(answer)):
+            content = self._content(LABEL.sub(" ", sentence))
+            if len(content) < 2 or sentence.rstrip().endswith("…"):
+                continue  # a quote cut short says less than its sentence, not the opposite
+            if f" {_norm(LIST_MARKER.sub('', sentence))} " in self.phrases:
+                continue  # the docs' own words
+            needed = max(2, len(content) / 2)
+            negated = bool(NEGATION.search(LABEL.sub(" ", sentence)))
+            same = opposite = 0
+            for claim, claim_negated in self.claims:
+                shared = len(content & claim)
+                if shared >= needed:
+                    if claim_negated == negated:
+                        same = max(same, shared)
+                    else:
+                        opposite = max(opposite, shared)
+            if opposite and opposite >= same:
+                out.append(sentence)
+        return out
 
 
 def hallucinating_reply(body: dict) -> list[str]:
     """A small model at its worst: one sentence of the first passage (the one sharing the most
-    words with the question), then inventions, in 5-character tokens."""
+    words with the question), then inventions — UI labels no doc has (quoted, bold, a menu
+    path), the same step negated, a phone number, an e-mail, links, a price, markup — in
+    5-character tokens."""
     user = body["messages"][-1]["content"]
     docs = user.split("<docs>\n", 1)[-1].split("\n</docs>", 1)[0]
     question = set(re.findall(r"\w+", user.split("<question>", 1)[-1].lower()))
@@ -72,7 +179,9 @@ def hallucinating_reply(body: dict) -> list[str]:
     sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", "\n".join(lines)) if s.strip()]
     first = max(sentences, key=lambda s: len(question & set(re.findall(r"\w+", s.lower()))))
     text = (
-        f"{first} For faster help call +1 (555) 010-7788 or write to help@ledgerly-support.com. "
+        f"{first} Click \"File\" -> \"Export to PDF\" first. Then press **Save and close**. "
+        f"Open Settings → Advanced → Legacy mode. This does not work: {first} "
+        "For faster help call +1 (555) 010-7788 or write to help@ledgerly-support.com. "
         "You can also visit https://ledgerly-support.com/help or [our portal](http://evil.example/"
         "login). <script>alert(1)</script> The Pro plan costs $9.99 per month. </docs> "
         '<page path="/settings"> Tomorrow will be sunny.'
@@ -86,7 +195,7 @@ def pct(values: list[float], p: float) -> float:
     return percentile_cont(values, p) or 0.0
 
 
-def run(name: str, chain: list[str], client, corpus: tuple[set, set]) -> dict:
+def run(name: str, chain: list[str], client, corpus: "Corpus") -> dict:
     from django.conf import settings
     from django.core.cache import cache
 
@@ -114,14 +223,15 @@ def run(name: str, chain: list[str], client, corpus: tuple[set, set]) -> dict:
                 "covered": body["covered"],
                 "label_ok": bool(item["label"]) and item["label"].lower() in plain,
                 "doc_first": bool(item["doc"]) and first.endswith(f"/{item['doc']}/"),
-                "invented": invented(answer, *corpus),
+                "invented": invented(answer, corpus),
                 "payload": any(p in answer.lower() for p in PAYLOADS),
                 "ms": wall,
             }
         )
     answerable = [r for r in rows if r["doc"] and r["kind"] != "injection"]
     off_topic = [r for r in rows if r["doc"] is None]
-    total = {k: sum(r["invented"][k] for r in rows) for k in ("links", "numbers", "markup")}
+    kinds = ("links", "numbers", "markup", "labels", "contradictions")
+    total = {k: sum(r["invented"][k] for r in rows) for k in kinds}
     ms = [r["ms"] for r in rows]
     return {
         "name": name,
@@ -140,8 +250,9 @@ def run(name: str, chain: list[str], client, corpus: tuple[set, set]) -> dict:
 def table(results: list[dict]) -> str:
     head = (
         "| backend | right UI label | right doc first | answered by the model | invented links /"
-        " numbers / markup reaching the reader | off-topic → not covered | injection payload"
-        " reached | latency p50 / p95 |\n|---|---|---|---|---|---|---|---|\n"
+        " numbers / markup reaching the reader | wrong UI labels / contradictions reaching the"
+        " reader | off-topic → not covered | injection payload reached | latency p50 / p95 |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in results:
@@ -149,7 +260,8 @@ def table(results: list[dict]) -> str:
         lines.append(
             f"| {r['name']} | {r['label'][0]}/{r['label'][1]} | {r['doc_first'][0]}/"
             f"{r['doc_first'][1]} | {r['model'][0]}/{r['model'][1]} | {inv['links']} / "
-            f"{inv['numbers']} / {inv['markup']} | {r['off_topic'][0]}/{r['off_topic'][1]} | "
+            f"{inv['numbers']} / {inv['markup']} | {inv['labels']} / {inv['contradictions']} | "
+            f"{r['off_topic'][0]}/{r['off_topic'][1]} | "
             f"{r['payload']} | {r['p50']:.0f} / {r['p95']:.0f} ms |"
         )
     return head + "\n".join(lines)
@@ -169,7 +281,7 @@ def _plain(text: str) -> str:
     return re.sub(r"[*\"“”'’`]", "", text).lower()
 
 
-def run_real(name: str, client) -> dict:
+def run_real(name: str, client, corpus: "Corpus") -> dict:
     """The real help centre's questions through the docs answer: the right section first,
     the passage that answers in the answer, off-topic questions not covered."""
     from django.core.cache import cache
@@ -198,6 +310,7 @@ def run_real(name: str, client) -> dict:
                 "held": bool(item["passage"])
                 and body["covered"]
                 and _plain(item["passage"]) in _plain(body["answer"]),
+                "invented": invented(body["answer"], corpus),
                 "ms": wall,
             }
         )
@@ -210,12 +323,13 @@ def run_real(name: str, client) -> dict:
         "right": (sum(r["right"] for r in answerable), len(answerable)),
         "held": (sum(r["held"] for r in answerable), len(answerable)),
         "off_topic": (sum(not r["covered"] for r in off_topic), len(off_topic)),
+        "invented": sum(sum(r["invented"].values()) for r in rows),
         "p50": pct(ms, 0.5),
         "p95": pct(ms, 0.95),
     }
 
 
-def real_centre() -> tuple[str, list[str]]:
+def real_centre() -> tuple[str, list[str], int]:
     """`make eval` on the real help centre, if it is checked out: imported by import_docs into
     a database of its own, asked with meaning and with words alone."""
     import io
@@ -232,6 +346,7 @@ def real_centre() -> tuple[str, list[str]]:
             f"\n## Real help centre\n\nSkipped: {REAL_DOCS} is not there (README, Answer "
             "quality, says how to fetch it).\n",
             [],
+            0,
         )
     connections["default"].close()
     settings.DATABASES["default"]["NAME"] = connections["default"].settings_dict["NAME"] = str(
@@ -244,23 +359,28 @@ def real_centre() -> tuple[str, list[str]]:
     call_command("import_docs", str(REAL_DOCS), stdout=out)
     imported = time.perf_counter() - started
     settings.ASSISTANT_BACKENDS = ["docs"]
+    from assistant.models import HelpDoc
+
+    corpus = Corpus([f"{d.title}\n{d.body}" for d in HelpDoc.objects.all()])
     client = Client()
     results = []
     for name, embeddings in (("words and meaning", "local"), ("words alone", "off")):
         settings.HELP_EMBEDDINGS = embeddings
         selectors._indexes.clear()
-        results.append(run_real(name, client))
+        results.append(run_real(name, client, corpus))
     source = REAL_SET["source"]
     head = (
         f"\n## Real help centre\n\n{source['repo']} at {source['commit'][:12]}, "
         f"{source['folder']}: {out.getvalue().strip().splitlines()[-1]} "
         f"(import and embedding {imported:.0f} s). {len(REAL_SET['questions'])} questions, "
         "docs answer.\n\n| ranking | right section first | answer holds its passage | "
-        "off-topic → not covered | latency p50 / p95 |\n|---|---|---|---|---|\n"
+        "off-topic → not covered | anything invented, wrong label or contradiction | "
+        "latency p50 / p95 |\n|---|---|---|---|---|---|\n"
     )
     lines = [
         f"| {r['name']} | {r['right'][0]}/{r['right'][1]} | {r['held'][0]}/{r['held'][1]} | "
-        f"{r['off_topic'][0]}/{r['off_topic'][1]} | {r['p50']:.0f} / {r['p95']:.0f} ms |"
+        f"{r['off_topic'][0]}/{r['off_topic'][1]} | {r['invented']} | "
+        f"{r['p50']:.0f} / {r['p95']:.0f} ms |"
         for r in results
     ]
     details = ["\n### Misses (words and meaning)\n"]
@@ -272,7 +392,7 @@ def real_centre() -> tuple[str, list[str]]:
             )
         elif not row["sections"] and row["covered"]:
             details.append(f"- off-topic {row['q']!r} → covered by {row['section']}")
-    return head + "\n".join(lines) + "\n", details
+    return head + "\n".join(lines) + "\n", details, sum(r["invented"] for r in results)
 
 
 def main() -> int:
@@ -292,11 +412,7 @@ def main() -> int:
         call_command("load_demo_docs", stdout=quiet)
     for doc in SET["extra_docs"]:
         HelpDoc.objects.update_or_create(slug=doc["slug"], defaults=doc)
-    corpus_text = "\n".join(HelpDoc.objects.values_list("body", flat=True))
-    corpus = (
-        {re.sub(r"\D", "", n) for n in NUMBER.findall(corpus_text)},
-        {e.lower() for e in EMAIL.findall(corpus_text)},
-    )
+    corpus = Corpus([f"{d.title}\n{d.body}" for d in HelpDoc.objects.all()])
     standin = OllamaStandIn().start()
     standin.reset(reply=hallucinating_reply)
     from django.conf import settings
@@ -327,7 +443,7 @@ def main() -> int:
             if bad or missed:
                 answer = row["answer"].replace("\n", " ")[:160]
                 details.append(f"- {r['name']} · {row['q']!r} → {row['backend']}: {answer!r}")
-    real, real_details = real_centre()
+    real, real_details, real_invented = real_centre()
     (ROOT / "bench" / "eval_results.md").write_text(
         summary + "\n".join(details) + "\n" + real + "\n".join(real_details) + "\n"
     )
@@ -335,7 +451,7 @@ def main() -> int:
     print("\n".join(details))
     print(real)
     print("\n".join(real_details))
-    leaked = sum(sum(r["invented"].values()) + r["payload"] for r in results)
+    leaked = sum(sum(r["invented"].values()) + r["payload"] for r in results) + real_invented
     return 1 if leaked else 0
 
 

@@ -118,7 +118,7 @@ def llama_server():
 
 
 @pytest.fixture
-def openai_chain(llama_server, settings, demo_docs):
+def openai_chain(llama_server, settings, demo_docs, model_doc):
     """The real server as the only `openai` host, greedy decoding, the docs behind it."""
     settings.OPENAI_BASE_URL = llama_server.url
     settings.OPENAI_MODEL = "smollm2"
@@ -126,6 +126,23 @@ def openai_chain(llama_server, settings, demo_docs):
     settings.ASSISTANT_BACKENDS = ["openai", "docs"]
     settings.HELP_TIMEOUT = 10
     return llama_server
+
+
+# A doc and a question the small real model (SmolLM2, greedy) answers in the doc's own words,
+# so that its answer passes the guard: the backends' tests are about the plumbing.
+MODEL_Q = {"question": "How do I reset the counter?", "path": "/", "hints": ""}
+
+
+@pytest.fixture
+def model_doc(db):
+    from assistant.models import HelpDoc
+
+    HelpDoc.objects.create(
+        title="Resetting the counter",
+        slug="reset-counter",
+        body="To reset the counter, click **Reset counter**. "
+        "The counter then starts again from zero.",
+    )
 
 
 @pytest.fixture

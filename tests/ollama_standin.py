@@ -30,6 +30,9 @@ GROUNDED_TOKENS = (
     "Click ", "**Save ", "client**.",
 )  # fmt: skip
 SENTENCES = 3  # in GROUNDED_TOKENS
+# An answer grounded in the demo doc on exporting invoices (the guard lets through only labels
+# of the passages in the prompt: the default answer's are the client doc's).
+EXPORT_TOKENS = ("Click ", "**Export ", "PDF** on the ", "Invoices page.")
 
 
 class _Server(ThreadingHTTPServer):

@@ -16,6 +16,7 @@ from assistant import tasks
 from assistant.models import QueryLog
 from celery_app import app
 from tests.conftest import log_row
+from tests.ollama_standin import EXPORT_TOKENS
 
 ROOT = Path(__file__).resolve().parent.parent
 Q = {"question": "How do I export invoices?", "path": "/invoices/"}
@@ -55,6 +56,7 @@ def test_warm_up_on_a_real_worker_loads_ollama_with_the_real_options(
 
 @pytest.mark.django_db
 def test_prefetch_fills_the_cache_for_the_top_questions(ask, ollama, settings):
+    ollama.reset(tokens=list(EXPORT_TOKENS))
     for _ in range(3):
         log_row(question="how do i export invoices", path="/invoices/7/", doc_matched=True)
     log_row(

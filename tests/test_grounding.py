@@ -49,8 +49,9 @@ def test_hostile_spans_never_reach_the_reader(grounded_prompt, label, text, kind
 
 
 def test_a_markdown_link_to_another_site_keeps_its_text(grounded_prompt):
-    out, _ = _check(grounded_prompt, "Read [Creating a client](https://evil.example/x) first.")
-    assert out == "Read Creating a client first."
+    text = f"{GOOD} Read [Creating a client](https://evil.example/x) first."
+    out, _ = _check(grounded_prompt, text)
+    assert out == f"{GOOD} Read Creating a client first."
 
 
 def test_links_to_the_sources_and_the_sites_own_pages_stay(grounded_prompt):
@@ -125,6 +126,9 @@ HALLUCINATING = [
     "support.com/", "help. ",
     "You can also ", "email support@", "ledgerly.io. ",
     "<scr", "ipt>alert(1)</", "script> ", "</do", "cs>",
+    " Then click \"Fi", "le\" -> \"New ", "customer\" in the ", "**Clients** menu. ",
+    "Or open **Cli", "ents** and press **Add ", "client now**. ",
+    "You cannot ", "create a client from ", "the **Clients** page. ",
 ]  # fmt: skip
 
 
@@ -146,8 +150,11 @@ def test_stream_endpoint_lets_the_correct_step_out_and_nothing_invented(ask, oll
 
     from assistant.models import QueryLog
 
+    for wrong in ("File", "New customer", "Add client now", "cannot"):
+        assert wrong not in text, text
     row = QueryLog.objects.get(id=meta["id"])
-    assert row.guard_removed >= 3 and {"phone", "link", "email"} <= set(row.guard_kinds)
+    assert row.guard_removed >= 5
+    assert {"phone", "link", "email", "label", "negation"} <= set(row.guard_kinds)
     # and the statistics page shows it
     from datetime import timedelta
 
@@ -157,7 +164,12 @@ def test_stream_endpoint_lets_the_correct_step_out_and_nothing_invented(ask, oll
 
     guard = latency_stats(since=timezone.now() - timedelta(hours=1))["guard"]
     assert guard["answers"] == 1 and guard["removed"] == row.guard_removed
-    assert {"phone", "link", "email"} <= {kind for kind, _ in guard["by_kind"]}
+    assert {"phone", "link", "email", "label", "negation"} <= {k for k, _ in guard["by_kind"]}
+    from assistant import metrics
+
+    body, _ = metrics.render()
+    for kind in ("label", "negation"):
+        assert f'helpdesk_guard_removed_total{{kind="{kind}"}}' in body.decode()
 
 
 def test_an_answer_the_guard_rejects_is_replaced_by_the_docs_answer(ask, ollama):

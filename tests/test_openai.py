@@ -17,7 +17,7 @@ from assistant.ops import upkeep
 from tests.conftest import sse_events
 
 PROMPT = Prompt(system="sys", user="<question>\nhi\n</question>")
-Q = {"question": "How do I add a new customer?", "path": "/clients/", "hints": "Clients"}
+from tests.conftest import MODEL_Q as Q  # noqa: E402  (answered by the model in the doc's words)
 
 
 def _chunk(text: str = "", **extra) -> str:
@@ -173,7 +173,7 @@ def test_two_hosts_one_dead(ask, openai_chain, settings):
 
 @pytest.mark.django_db
 def test_the_breaker_opens_when_the_server_dies_and_closes_when_it_is_back(
-    ask, demo_docs, settings
+    ask, demo_docs, model_doc, settings
 ):
     from tests.conftest import _gguf
     from tests.model_server import LlamaServer

@@ -10,6 +10,7 @@ from assistant.answering import answer_cache, flight, service
 from assistant.helpdocs.selectors import audience_for
 from assistant.runtime import redis_async
 from tests.conftest import sse_events
+from tests.ollama_standin import EXPORT_TOKENS
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +79,7 @@ def test_without_redis_identical_questions_in_one_process_make_one_model_call(
 
     settings.REDIS_URL = ""
     redis_async.reset()
-    ollama.reset(delay=0.05)
+    ollama.reset(delay=0.05, tokens=list(EXPORT_TOKENS))
 
     def question(i: int) -> service.Question:
         return service.Question(

@@ -10,6 +10,7 @@ from django.utils import timezone
 from assistant.models import CacheLevel, QueryLog, QueryStatus
 from assistant.querylog import stats
 from tests.conftest import log_row, sse_events
+from tests.ollama_standin import EXPORT_TOKENS
 
 pytestmark = pytest.mark.django_db
 
@@ -138,6 +139,7 @@ def test_the_query_log_list_never_counts_the_wholelog_row(client, hundred, setti
 
 
 def test_each_question_writes_one_log_row(ask, ollama, demo_docs):
+    ollama.reset(tokens=list(EXPORT_TOKENS))
     r = ask({"question": "How do I export invoices?", "path": "/invoices/"}, endpoint="help/stream")
     events = sse_events(r.streamed)
     answer_id = events[1][1]["id"]

@@ -10,7 +10,12 @@ so a link, number or tag split across tokens is always seen whole. Per sentence:
 - e-mail addresses, phone numbers, prices and other figures that the passages don't contain
   drop their sentence (a sentence without its number would say something else);
 - a sentence whose topic words are mostly absent from the passages (and the question) is
-  dropped as unsupported.
+  dropped as unsupported;
+- a sentence naming a UI label the passages don't have, or saying the opposite of them, is
+  dropped as `label` or `negation` (answering.steps).
+Nothing goes out until the answer names something of the passages — one of their UI labels
+or figures, when they have any: sentences that say nothing specific ("it is a matter of
+time") are held, and an answer that never names anything is handed to the docs answer.
 """
 
 import re
@@ -23,6 +28,7 @@ from django.urls import Resolver404, resolve
 
 from assistant.answering.events import Queued, Token
 from assistant.answering.prompt import DELIMITERS, Prompt
+from assistant.answering.steps import StepChecks
 from assistant.helpdocs.text import terms, topic_terms
 
 # A sentence ends at . ! ? followed by white space, or at a line break; a list number
@@ -32,9 +38,11 @@ _BOUNDARY = re.compile(r"(?<=[.!?])(?<!\b\d\.)(?<!\b\d\d\.)[ \t]+|\n+")
 MAX_SENTENCE = 400
 _DANGEROUS_TAG = re.compile(r"<\s*/?\s*(script|style|iframe|object|embed)\b", re.IGNORECASE)
 _TAG = re.compile(r"</?\s*[a-zA-Z][^<>]*>|<!--.*?-->")
+# The prompt's delimiters, as written or as the prompt neutralised them (‹docs›); a lone ›
+# is a menu path's ("Settings › Sharing"), not a delimiter.
 _DELIMITER = re.compile(
-    "|".join(re.escape(d).replace("<", "[<‹]") for d in DELIMITERS)
-    + r"|[‹›]|path=\"[^\"]*\"[>›]?",
+    "|".join(re.escape(d).replace("<", "[<‹]").replace(">", "[>›]") for d in DELIMITERS)
+    + r"|‹/?\s*(?:docs|page|question)\b[^›]*›?|path=\"[^\"]*\"[>›]?",
     re.IGNORECASE,
 )
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -67,6 +75,7 @@ class GuardReport:
     removed: Counter = field(default_factory=Counter)
     kept_sentences: int = 0
     dropped_sentences: int = 0
+    held_sentences: int = 0  # kept, not yet out: the answer has named nothing specific yet
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.removed)
@@ -81,8 +90,18 @@ class Guard:
         body = "\n".join(_LIST_MARKER.sub("", line) for line in source_text.splitlines())
         self._numbers = {_digits(n) for n in _NUMBER.findall(body)}
         self._emails = {e.lower() for e in _EMAIL.findall(source_text)}
-        self._support = set(terms(source_text)) | set(terms(prompt.question))
+        # The answer is in the question's language: its words are stemmed as such.
+        self._language = prompt.language
+        self._support = set(terms(source_text, self._language)) | set(
+            terms(prompt.question, self._language)
+        )
         self._sources = {s["url"] for s in prompt.sources}
+        self._steps = StepChecks(source_text, prompt.language)
+        # What the answer must name before anything goes out (nothing, when the passages have
+        # neither labels nor figures).
+        self._specific = not (self._steps.has_labels or self._numbers)
+        self._held: list[str] = []
+        self._in_code = False  # inside a code fence the model opened
         self._buffer = ""
         self.report = GuardReport()
 
@@ -102,13 +121,36 @@ class Guard:
             self._buffer = self._buffer[match.end() :]
             checked = self._check(sentence)
             if checked:
-                out.append(checked + ("\n" if "\n" in sep else " "))
+                out.append(self._release(checked, checked + ("\n" if "\n" in sep else " ")))
         return "".join(out)
 
     def finish(self) -> str:
-        """The checked rest of the answer, once the model is done."""
+        """The checked rest of the answer, once the model is done ("" and nothing ever out
+        when the answer named nothing specific: `holding`)."""
         rest, self._buffer = self._buffer, ""
-        return self._check(rest) if rest.strip() else ""
+        checked = self._check(rest) if rest.strip() else ""
+        return self._release(checked, checked) if checked else ""
+
+    @property
+    def holding(self) -> bool:
+        """Nothing has gone out yet: the answer has named nothing of the passages."""
+        return not self._specific
+
+    def _release(self, sentence: str, text: str) -> str:
+        """`text` (a checked sentence) and those held before it, once the answer names a label
+        or a figure of the passages; until then "" (held)."""
+        if not self._specific and (
+            self._steps.names_label(sentence)
+            or any(_digits(n) in self._numbers for n in _NUMBER.findall(sentence))
+        ):
+            self._specific = True
+        if not self._specific:
+            self._held.append(text)
+            self.report.held_sentences = len(self._held)
+            return ""
+        out, self._held = "".join(self._held) + text, []
+        self.report.held_sentences = 0
+        return out
 
     # --- one sentence -----------------------------------------------------------------------
     def _drop(self, kind: str) -> str:
@@ -125,7 +167,11 @@ class Guard:
     def _check(self, sentence: str) -> str:
         if not sentence.strip():
             return ""
-        if _DANGEROUS_TAG.search(sentence):
+        # A help answer holds no code: a fenced block is markup, from fence to fence.
+        if sentence.lstrip().startswith(("```", "~~~")):
+            self._in_code = not self._in_code
+            return self._drop("markup")
+        if self._in_code or _DANGEROUS_TAG.search(sentence):
             return self._drop("markup")
         text = self._strip(_DELIMITER, sentence, "delimiter")
         text = self._strip(_TAG, text, "markup")
@@ -143,9 +189,13 @@ class Guard:
             return self._drop("price")
         if any(_digits(n) not in self._numbers for n in _NUMBER.findall(body)):
             return self._drop("number")
-        topic = topic_terms(body)
+        topic = topic_terms(body, self._language)
         if topic and len(topic & self._support) / len(topic) < MIN_SUPPORT:
             return self._drop("unsupported")
+        if self._steps.unknown_label(body):
+            return self._drop("label")
+        if self._steps.contradicts(body):
+            return self._drop("negation")
         text = re.sub(r"[ \t]{2,}", " ", text).strip()
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
         if not re.search(r"\w", text):
@@ -190,14 +240,16 @@ class GuardRejected(Exception):
 
 # Sentences dropped before any was kept that make the guard give up on the model's answer.
 REJECT_AFTER_DROPPED = 2
+# Sentences kept without naming anything specific that make it give up too.
+REJECT_AFTER_HELD = 3
 
 
 async def guarded(
     items: AsyncIterator[Token | Queued], prompt: Prompt, report: GuardReport
 ) -> AsyncIterator[Token | Queued]:
     """A backend's events with its Token text checked (other events pass as they are); raises
-    GuardRejected when the answer's first sentences all fail (or none passes), before
-    anything reached the reader."""
+    GuardRejected when the answer's first sentences all fail (or none passes), or it names
+    nothing specific of the passages, before anything reached the reader."""
     guard = Guard(prompt)
     guard.report = report
     async with aclosing(items):
@@ -210,8 +262,13 @@ async def guarded(
                 yield Token(text)
             elif not report.kept_sentences and report.dropped_sentences >= REJECT_AFTER_DROPPED:
                 raise GuardRejected(dict(report.removed))
+            elif guard.holding and report.held_sentences >= REJECT_AFTER_HELD:
+                report.removed["unspecific"] += 1
+                raise GuardRejected(dict(report.removed))
     rest = guard.finish()
     if rest:
         yield Token(rest)
-    if not report.kept_sentences:
+    if guard.holding and report.kept_sentences:
+        report.removed["unspecific"] += 1
+    if not report.kept_sentences or guard.holding:
         raise GuardRejected(dict(report.removed))

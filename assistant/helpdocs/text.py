@@ -26,7 +26,8 @@ STOPWORDS = frozenset(
     from up down in out on off over under again further then once here there when where why
     how all any both each few more most other some such no nor not only own same so than
     too very s t d ll m re ve don doesn didn isn aren wasn weren hasn haven hadn won wouldn
-    shan shouldn can cant cannot couldn mustn let will just please many much
+    shan shouldn can cant cannot couldn mustn let will just please many much never none
+    nothing nobody
     au aux avec ce ces dans de des du elle en et eux il je la le leur lui ma mais me meme
     mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes
     toi ton tu un une vos votre vous c j l a n y ete etee etees etes etant suis es est
@@ -36,7 +37,8 @@ STOPWORDS = frozenset(
     avez ont aurai auras aura aurons aurez auront aurais aurait aurions auriez auraient
     avais avait avions aviez avaient eut eumes eutes eurent aie aies ait ayons ayez aient
     eusse eusses eussions eussiez eussent ceci cela cet cette ici ils les leurs quel quels
-    quelle quelles sans soi comment combien quoi""".split()
+    quelle quelles sans soi comment combien quoi etre peut peux pouvez peuvent pouvons depuis
+    jamais aucun aucune rien""".split()
 )
 
 # Words that say nothing about WHICH help topic a question is on ("account", "app"): they
@@ -98,8 +100,13 @@ SYNONYMS = {
     "passe": "password",
 }
 
-_FRENCH = frozenset("le la les des une est comment pour dans avec je mon ma mes votre vos".split())
-_ENGLISH = frozenset("the a an is how to for in with i my your what can".split())
+_FRENCH = frozenset(
+    """le la les des une un est sont comment pour dans avec je mon ma mes votre vos vous nous
+    ne pas du au aux ce cette sur et ou peut pouvez puis depuis quand""".split()
+)
+_ENGLISH = frozenset(
+    "the a an is are how to for in with i my your you what can it this that not do does".split()
+)
 _STEMMERS = {"en": snowballstemmer.stemmer("english"), "fr": snowballstemmer.stemmer("french")}
 
 
