@@ -117,7 +117,11 @@ class QueryLog(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created = models.DateTimeField(db_index=True)
     path = models.CharField(max_length=500, blank=True)
-    question = models.CharField(max_length=500, db_index=True, help_text="Normalised.")
+    question = models.CharField(max_length=500, db_index=True, help_text="As typed, normalised.")
+    resolved = models.CharField(
+        max_length=500, blank=True, help_text="The standalone question answered (a follow-up's)."
+    )
+    follow_up = models.BooleanField(default=False, help_text="Resolved with an earlier turn.")
     audience = models.CharField(max_length=20, choices=Audience.choices)
     backend = models.CharField(max_length=20, blank=True, db_index=True)
     model = models.CharField(max_length=200, blank=True)
@@ -131,6 +135,7 @@ class QueryLog(models.Model):
     tokens_in = models.PositiveIntegerField(null=True)
     tokens_out = models.PositiveIntegerField(null=True)
     doc_ids = models.JSONField(default=list, blank=True)
+    sections = models.JSONField(default=list, blank=True, help_text="The sources cited.")
     top_doc = models.ForeignKey(HelpDoc, null=True, blank=True, on_delete=models.SET_NULL)
     doc_matched = models.BooleanField(
         null=True, help_text="Did the docs cover the question (decided before any model call)?"
@@ -165,6 +170,7 @@ class QueryRollup(models.Model):
     guard_answers = models.PositiveIntegerField(default=0)
     guard_removed = models.PositiveIntegerField(default=0)
     guard_kinds = models.JSONField(default=dict, blank=True)
+    follow_ups = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -37,6 +37,7 @@ async def _question(request: HttpRequest, endpoint: str) -> Question:
         path=data.path,
         hints=data.hints,
         language=data.language,
+        history=data.history,
         user=user,
         visitor=visitor_of(user, client_ip(request.META)),
         endpoint=endpoint,

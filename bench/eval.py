@@ -268,6 +268,95 @@ def table(results: list[dict]) -> str:
 
 
 REAL_SET = json.loads((ROOT / "bench" / "eval_real_set.json").read_text())
+FOLLOW_UPS = json.loads((ROOT / "bench" / "eval_followups.json").read_text())["pairs"]
+CONDENSE = (
+    "Rewrite the last question of the conversation as one standalone question, with the "
+    "words it leaves out. Reply with the question only.\n\nConversation:\n{first}\n\n"
+    "Last question: {then}"
+)
+
+
+def _source_name(url: str) -> str:
+    return url.removeprefix("/assistant/docs/").replace("/#", "#").rstrip("/")
+
+
+def _asked(client, question: str, path: str, history: list | None = None) -> dict:
+    body = {"question": question, "path": path, "hints": ""}
+    if history:
+        body["history"] = history
+    r = client.post("/assistant/api/help/", body, content_type="application/json")
+    assert r.status_code == 200, (question, r.content)
+    return r.json()
+
+
+def condensed_by_model(first: str, then: str) -> tuple[str, float]:
+    """The follow-up rewritten by the embedded model (SmolLM2), and the time it took: the
+    alternative to the rules, measured beside them."""
+    from assistant.backends.embedded import get_model
+
+    started = time.perf_counter()
+    out = get_model().create_chat_completion(
+        messages=[{"role": "user", "content": CONDENSE.format(first=first, then=then)}],
+        temperature=0.0,
+        max_tokens=40,
+    )
+    text = out["choices"][0]["message"]["content"].strip().split("\n")[0]
+    return text or then, (time.perf_counter() - started) * 1000
+
+
+def run_followups(corpus: str, client, by_model: bool = False) -> dict:
+    """The follow-up pairs of one corpus: each first question, then the follow-up with the
+    first answer's id as history (or, `by_model`, the model's standalone rewrite, no
+    history)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    rows, ms = [], []
+    for pair in (p for p in FOLLOW_UPS if p["corpus"] == corpus):
+        first = _asked(client, pair["first"], pair["path"])
+        if by_model:
+            question, took = condensed_by_model(pair["first"], pair["then"])
+            ms.append(took)
+            body = _asked(client, question, pair["path"])
+            carried = question.strip().lower() != pair["then"].strip().lower()
+        else:
+            history = [{"question": pair["first"], "id": first["id"]}]
+            body = _asked(client, pair["then"], pair["path"], history)
+            carried = body["resolved"] != pair["then"]
+        source = _source_name(body["sources"][0]["url"]) if body["covered"] else ""
+        right = source in pair["want"] and _plain(pair["passage"]) in _plain(body["answer"])
+        rows.append({**pair, "resolved": body["resolved"], "source": source, "right": right,
+                     "carried": carried})  # fmt: skip
+    follow = [r for r in rows if not r["switch"]]
+    switches = [r for r in rows if r["switch"]]
+    return {
+        "rows": rows,
+        "answered": (sum(r["right"] for r in follow), len(follow)),
+        "kept": (sum(not r["carried"] and r["right"] for r in switches), len(switches)),
+        "ms": pct(ms, 0.5) if ms else 0.0,
+    }
+
+
+def followup_table(results: list[tuple[str, dict]]) -> str:
+    head = (
+        "\n## Follow-up questions\n\n| corpus, resolution | follow-up answered from the doc it "
+        "needs | topic switches carrying nothing | resolution time p50 |\n|---|---|---|---|\n"
+    )
+    lines = [
+        f"| {name} | {r['answered'][0]}/{r['answered'][1]} | {r['kept'][0]}/{r['kept'][1]} | "
+        + (f"{r['ms']:.0f} ms |" if r["ms"] else "rules, < 1 ms |")
+        for name, r in results
+    ]
+    misses = []
+    for name, r in results:
+        for row in r["rows"]:
+            if not row["right"] or (row["switch"] and row["carried"]):
+                misses.append(
+                    f"- {name} · {row['first']!r} → {row['then']!r}: understood as "
+                    f"{row['resolved']!r}, answered from {row['source'] or 'not covered'} "
+                    f"(wanted {' or '.join(row['want'])})"
+                )
+    return head + "\n".join(lines) + "\n" + ("\n".join(misses) + "\n" if misses else "")
 # The real help centre: a checkout of REAL_SET["source"] (README, "Answer quality").
 REAL_DOCS = Path(
     os.environ.get(
@@ -329,7 +418,7 @@ def run_real(name: str, client, corpus: "Corpus") -> dict:
     }
 
 
-def real_centre() -> tuple[str, list[str], int]:
+def real_centre() -> tuple[str, list[str], int, list]:
     """`make eval` on the real help centre, if it is checked out: imported by import_docs into
     a database of its own, asked with meaning and with words alone."""
     import io
@@ -347,6 +436,7 @@ def real_centre() -> tuple[str, list[str], int]:
             "quality, says how to fetch it).\n",
             [],
             0,
+            [],
         )
     connections["default"].close()
     settings.DATABASES["default"]["NAME"] = connections["default"].settings_dict["NAME"] = str(
@@ -392,7 +482,20 @@ def real_centre() -> tuple[str, list[str], int]:
             )
         elif not row["sections"] and row["covered"]:
             details.append(f"- off-topic {row['q']!r} → covered by {row['section']}")
-    return head + "\n".join(lines) + "\n", details, sum(r["invented"] for r in results)
+    settings.HELP_EMBEDDINGS = "local"
+    selectors._indexes.clear()
+    followups = [("real help centre, rules", run_followups("real", client))]
+    from assistant.backends.embedded import EmbeddedBackend
+
+    if EmbeddedBackend().configured():
+        rewritten = run_followups("real", client, by_model=True)
+        followups.append(("real help centre, SmolLM2 rewriting", rewritten))
+    return (
+        head + "\n".join(lines) + "\n",
+        details,
+        sum(r["invented"] for r in results),
+        followups,
+    )
 
 
 def main() -> int:
@@ -428,6 +531,10 @@ def main() -> int:
     started = time.perf_counter()
     results = [run(name, chain, client, corpus) for name, chain in chains]
     standin.close()
+    settings.ASSISTANT_BACKENDS = ["docs"]
+    followups = [("demo docs, rules", run_followups("demo", client))]
+    if EmbeddedBackend().configured():
+        followups.append(("demo docs, SmolLM2 rewriting", run_followups("demo", client, True)))
     out = table(results)
     n = len(SET["questions"])
     kinds = sorted({q["kind"] for q in SET["questions"]})
@@ -443,14 +550,16 @@ def main() -> int:
             if bad or missed:
                 answer = row["answer"].replace("\n", " ")[:160]
                 details.append(f"- {r['name']} · {row['q']!r} → {row['backend']}: {answer!r}")
-    real, real_details, real_invented = real_centre()
+    real, real_details, real_invented, real_followups = real_centre()
+    followup_md = followup_table(followups + real_followups)
     (ROOT / "bench" / "eval_results.md").write_text(
-        summary + "\n".join(details) + "\n" + real + "\n".join(real_details) + "\n"
+        summary + "\n".join(details) + "\n" + real + "\n".join(real_details) + "\n" + followup_md
     )
     print(summary)
     print("\n".join(details))
     print(real)
     print("\n".join(real_details))
+    print(followup_md)
     leaked = sum(sum(r["invented"].values()) + r["payload"] for r in results) + real_invented
     return 1 if leaked else 0
 

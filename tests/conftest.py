@@ -11,7 +11,9 @@ from django.core.management import call_command
 from django.test import AsyncClient
 
 from assistant.answering import admission, flight
+from assistant.answering.events import Token
 from assistant.backends import breaker, model_http
+from assistant.backends.base import Backend, BackendError
 from assistant.helpdocs import selectors
 from assistant.runtime import redis_async
 from tests.canned_server import CannedServer
@@ -59,6 +61,35 @@ def _isolated(settings, monkeypatch):
     settings.HELP_LOG_BATCH_SECONDS = 0  # inline; the batching itself has its own test
     yield
     model_http.reset_session()
+
+
+class Recording(Backend):
+    """A model stand-in in the chain: records prompts, answers with a fixed text or fails."""
+
+    name = "recording"
+    guarded = False
+
+    def __init__(self, fail: bool = False):
+        self.prompts = []
+        self.fail = fail
+
+    async def stream(self, prompt, usage):
+        self.prompts.append(prompt)
+        if self.fail:
+            raise BackendError("down")
+        yield Token("From the docs: ")
+        yield Token("click New client.")
+
+
+@pytest.fixture
+def recording(settings, monkeypatch):
+    """A Recording backend in the chain, before the docs answer."""
+    from assistant import backends
+
+    backend = Recording()
+    monkeypatch.setitem(backends.REGISTRY, "recording", backend)
+    settings.ASSISTANT_BACKENDS = ["recording", "docs"]
+    return backend
 
 
 @pytest.fixture

@@ -6,40 +6,15 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from assistant import backends
-from assistant.answering.events import Token
 from assistant.backends import breaker
-from assistant.backends.base import Backend, BackendError
 from assistant.models import HelpDoc
+from tests.conftest import Recording
 
 pytestmark = pytest.mark.django_db
 
-SHAPE = {"id", "answer", "sources", "cached", "backend", "model", "latency_ms", "covered"}
-
-
-class Recording(Backend):
-    """A model stand-in in the chain: records prompts, answers with a fixed text or fails."""
-
-    name = "recording"
-    guarded = False
-
-    def __init__(self, fail: bool = False):
-        self.prompts = []
-        self.fail = fail
-
-    async def stream(self, prompt, usage):
-        self.prompts.append(prompt)
-        if self.fail:
-            raise BackendError("down")
-        yield Token("From the docs: ")
-        yield Token("click New client.")
-
-
-@pytest.fixture
-def recording(settings, monkeypatch):
-    backend = Recording()
-    monkeypatch.setitem(backends.REGISTRY, "recording", backend)
-    settings.ASSISTANT_BACKENDS = ["recording", "docs"]
-    return backend
+SHAPE = {
+    "id", "answer", "sources", "cached", "backend", "model", "latency_ms", "covered", "resolved"
+}  # fmt: skip
 
 
 def test_docs_only_chain_answers_with_quoted_passages_and_links(ask, demo_docs):

@@ -56,7 +56,7 @@ def test_first_token_reaches_the_client_before_the_model_sends_its_last(
     assert first_token_at is not None
     assert first_token_at < standin.sent_log[-2][0]
     kinds = [k for k, _ in sse_events(raw) if k != "comment"]
-    assert kinds == ["meta"] + ["token"] * SENTENCES + ["done"]
+    assert kinds == ["meta"] + ["token"] * SENTENCES + ["done"], raw.decode()
 
 
 def test_client_disconnect_closes_the_upstream_connection(live_app, standin):

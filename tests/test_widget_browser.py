@@ -384,3 +384,56 @@ def test_the_question_limit_comes_from_the_server(page):
     _open(page)
     limit = page.get_attribute("#helpdesk-widget", "data-max-chars")
     assert limit == "500" and page.get_attribute(".hd-input", "maxlength") == limit
+
+
+def test_a_follow_up_in_the_widget_shows_what_was_understood(page):
+    _open(page)
+    _ask(page, "How do I create an invoice?")
+    _wait_answered(page)
+    first_id = page.evaluate("window.helpdeskWidget.answerId")
+    assert page.is_hidden(".hd-resolved")
+    _ask(page, "and how do I send it?")
+    page.wait_for_function(
+        "() => document.querySelector('.hd-resolved').textContent.startsWith('Answering:')"
+    )
+    _wait_answered(page)
+    assert page.inner_text(".hd-resolved") == "Answering: How do I send an invoice?"
+    assert page.inner_text(".hd-sources a") == "Creating and sending an invoice"
+    assert "Send invoice" in page.inner_text(".hd-answer")
+    sent = json.loads(page.stream_requests[-1].post_data)
+    assert sent["history"] == [{"question": "How do I create an invoice?", "id": first_id}]
+    # A new conversation: the same words now stand alone.
+    page.click(".hd-new")
+    assert page.is_hidden(".hd-new")
+    _ask(page, "and how do I send it?")
+    _wait_answered(page)
+    assert page.is_hidden(".hd-resolved")
+    assert json.loads(page.stream_requests[-1].post_data)["history"] == []
+
+
+def test_moving_to_another_section_of_the_site_ends_the_conversation(page):
+    _open(page)
+    _ask(page, "How do I create an invoice?")
+    _wait_answered(page)
+    page.evaluate("history.pushState({}, '', '/clients/')")  # the app moved on
+    _ask(page, "and how do I send it?")
+    _wait_answered(page)
+    assert json.loads(page.stream_requests[-1].post_data)["history"] == []
+
+
+def test_a_follow_up_is_answered_locally_only_after_the_same_turn(page):
+    _open(page)
+    _ask(page, "How do I create an invoice?")
+    _wait_answered(page)
+    _ask(page, "and how do I send it?")
+    _wait_answered(page)
+    assert len(page.stream_requests) == 2
+    page.click(".hd-new")
+    _ask(page, "How do I add a new client?")  # another conversation
+    _wait_answered(page)
+    _ask(page, "and how do I send it?")  # the same words mean something else now
+    _wait_answered(page)
+    assert len(page.stream_requests) == 4
+    assert page.evaluate("document.getElementById('helpdesk-widget').dataset.lastSource") == (
+        "network"
+    )

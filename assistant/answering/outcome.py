@@ -14,6 +14,8 @@ class Outcome:
     path: str
     audience: str
     visitor: str
+    resolved: str = ""  # the standalone question answered (the question, unless a follow-up)
+    follow_up: bool = False
     cache_level: str = CacheLevel.NONE
     started: float = field(default_factory=time.perf_counter)
     backend: str = ""
@@ -31,6 +33,12 @@ class Outcome:
     guard_removed: dict = field(default_factory=dict)
     sources: list = field(default_factory=list)
     text: list = field(default_factory=list)
+
+    @property
+    def resolved_log(self) -> str:
+        """What the log keeps beside the question as typed (normalised): the standalone
+        question answered, as written (a later turn's follow-up reads it)."""
+        return self.resolved[:500]
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 1)
@@ -79,6 +87,7 @@ class Outcome:
                     "backend": event.backend,
                     "model": event.model,
                     "covered": event.covered,
+                    "resolved": self.resolved,
                 }
             case Token():
                 return {"text": event.text}
@@ -98,4 +107,5 @@ class Outcome:
             "model": self.model,
             "latency_ms": self.latency_ms,
             "covered": self.covered,
+            "resolved": self.resolved,
         }

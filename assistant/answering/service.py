@@ -28,6 +28,7 @@ from assistant.answering.events import (
     interrupted,
     unavailable,
 )
+from assistant.answering.followups import Resolved, Turn, resolve
 from assistant.answering.outcome import Outcome
 from assistant.answering.prompt import Prompt, build_prompt
 from assistant.errors import ApiError
@@ -56,6 +57,7 @@ class Question:
     language: str = ""
     rate_limited: bool = True  # False for the prefetch task,
     logged: bool = True  # which leaves no trace in the query log either
+    history: tuple[str, ...] = ()  # the earlier turns' answer ids, oldest first
 
 
 class AnswerFailed(ApiError):
@@ -111,24 +113,43 @@ class _Plan:
     key: str
     hit: dict | None
     prompt: Prompt | None
+    resolved: Resolved
+
+
+def _resolved(q: Question) -> tuple[Resolved, Turn | None]:
+    """The standalone question, from the server's record of the latest earlier turn."""
+    turns = querylog.turns_of(answer_ids=q.history, visitor=q.visitor) if q.history else []
+    earlier = Turn(*turns[-1]) if turns else None
+    return resolve(q.question, earlier), earlier
 
 
 def _plan(q: Question, audience: str, language: str) -> _Plan:
-    """The sync part, in one hop to a thread: the cache key and lookup, then the prompt (its
-    retrieval decides coverage)."""
+    """The sync part, in one hop to a thread: the follow-up resolved, the cache key and
+    lookup (of the standalone question: a follow-up resolving to an answered question is a
+    hit), then the prompt (its retrieval decides coverage)."""
+    resolved, earlier = _resolved(q)
     key = answer_cache.cache_key(
-        question=q.question, path=q.path, audience=audience, language=language
+        question=resolved.question, path=q.path, audience=audience, language=language
     )
     hit = answer_cache.get(key)
     if hit:
-        return _Plan(key, hit, None)
+        return _Plan(key, hit, None, resolved)
     retrieval = helpdoc_retrieve(
-        query=q.question, path=q.path, audience=audience, language=language
+        query=resolved.question,
+        path=q.path,
+        audience=audience,
+        language=language,
+        prior=resolved.prior_sections,
     )
     prompt = build_prompt(
-        question=q.question, path=q.path, hints=q.hints, retrieval=retrieval, language=language
+        question=resolved.question,
+        path=q.path,
+        hints=q.hints,
+        retrieval=retrieval,
+        language=language,
+        earlier=earlier if resolved.follow_up else None,
     )
-    return _Plan(key, None, prompt)
+    return _Plan(key, None, prompt, resolved)
 
 
 async def ask(q: Question) -> Answer:
@@ -143,12 +164,14 @@ async def ask(q: Question) -> Answer:
         path=q.path[:500],
         audience=audience,
         visitor=q.visitor,
+        resolved=q.question,
     )
 
     def answer(events: AsyncIterator[Event | None]) -> Answer:
         return Answer(outcome, q, events)
 
     plan = await sync_to_async(_plan)(q, audience, language)
+    outcome.resolved, outcome.follow_up = plan.resolved.question, plan.resolved.follow_up
     if plan.hit:
         return answer(_from_cache(plan.hit))
     prompt = plan.prompt

@@ -104,6 +104,7 @@ class SectionIndex:
         self.passages = [p for p, _ in entries]
         self.vectors = vectors
         self.position = {id(p): i for i, p in enumerate(self.passages)}
+        self.doc_of_url = {p.url: p.doc_id for p in self.passages}
         n = len(entries)
         lengths = np.array([sum(tf.values()) for _, tf in entries], dtype=np.float32)
         avg = float(lengths.mean()) if n else 1.0

@@ -1,5 +1,6 @@
 """Reads: which docs a reader may see, and which sections answer a question."""
 
+import dataclasses
 import math
 import threading
 import time
@@ -220,6 +221,21 @@ def _with_meaning(
     return fused, first
 
 
+# The docs an earlier turn's answer cited rank this much higher for its follow-up.
+PRIOR_BOOST = 1.25
+
+
+def _with_prior(index: SectionIndex, hits: list[Hit], prior: tuple[str, ...]) -> list[Hit]:
+    docs = {index.doc_of_url[url] for url in prior if url in index.doc_of_url}
+    if not docs:
+        return hits
+    boosted = [
+        dataclasses.replace(h, score=h.score * PRIOR_BOOST) if h.passage.doc_id in docs else h
+        for h in hits
+    ]
+    return sorted(boosted, key=lambda h: -h.score)
+
+
 # A section of an article that covers a question as well as the article's opening, and ranks
 # at least this close to it, answers instead: the opening is the article's overview.
 SPECIFIC_RATIO = 0.8
@@ -240,16 +256,19 @@ def _specific(first: Hit, hits: list[Hit], q: _Question) -> Hit:
     return first
 
 
-def helpdoc_retrieve(*, query: str, path: str, audience: str, language: str = "") -> Retrieval:
+def helpdoc_retrieve(
+    *, query: str, path: str, audience: str, language: str = "", prior: tuple[str, ...] = ()
+) -> Retrieval:
     """Ranked sections for `query` and the coverage decision, made before any model call on
     the best section that covers the question (its heading path and doc title count). Page-
     only hits never make coverage. Meaning (helpdocs.semantic) ranks too, and may cover for
     missing words, unless the first section by words holds every topic word: it costs 22 ms
-    of CPU a question."""
+    of CPU a question. `prior`: the sections an earlier turn cited (a follow-up's): their
+    docs rank higher."""
     index = index_for(audience)
     language = language or guess_language(query)
     query_terms = terms(query, language)
-    hits = index.search(query_terms, path or "/", language)
+    hits = _with_prior(index, index.search(query_terms, path or "/", language), prior)
     topic = frozenset(topic_terms(query, language))
     q = _Question(frozenset(query_terms), topic, {t: index.weight(t) for t in topic}, language)
     weights = q.weights

@@ -27,6 +27,8 @@ def record_outcome(outcome: "Outcome", endpoint: str) -> None:
         created=timezone.now(),
         path=outcome.path,
         question=outcome.question,
+        resolved=outcome.resolved_log,
+        follow_up=outcome.follow_up,
         audience=outcome.audience,
         backend=outcome.backend,
         model=outcome.model[:200],
@@ -38,6 +40,7 @@ def record_outcome(outcome: "Outcome", endpoint: str) -> None:
         tokens_in=outcome.tokens_in,
         tokens_out=outcome.tokens_out,
         doc_ids=outcome.doc_ids,
+        sections=[{"title": s["title"], "url": s["url"]} for s in outcome.sources][:10],
         top_doc_id=outcome.doc_ids[0] if outcome.doc_ids else None,
         doc_matched=outcome.doc_matched,
         guard_removed=sum(outcome.guard_removed.values()),
@@ -73,6 +76,18 @@ def _issued_to(visitor: str, answer_ids: set[str]) -> dict[str, QueryLog]:
     return found
 
 
+def turns_of(*, answer_ids: tuple[str, ...], visitor: str) -> list[tuple[str, list[dict]]]:
+    """The earlier turns of a conversation, oldest first, as the server answered them (the
+    standalone question, the sections it cited: [{"title", "url"}]): only answers it issued
+    to `visitor` count (others are ignored, as widget hits are)."""
+    issued = _issued_to(visitor, set(answer_ids))
+    return [
+        (row.resolved or row.question, list(row.sections or []))
+        for row in (issued.get(answer_id) for answer_id in answer_ids)
+        if row is not None
+    ]
+
+
 def record_widget_hits(*, answer_ids: list[str], visitor: str) -> int:
     """Log the answers the widget replayed from its local cache, each as the answer the server
     issued under that id to this visitor: its question, page and docs come from the server's
@@ -85,6 +100,8 @@ def record_widget_hits(*, answer_ids: list[str], visitor: str) -> int:
             created=now,
             path=original.path,
             question=original.question,
+            resolved=original.resolved,
+            follow_up=original.follow_up,
             audience=original.audience,
             backend=original.backend,
             model=original.model,
@@ -92,6 +109,7 @@ def record_widget_hits(*, answer_ids: list[str], visitor: str) -> int:
             status=original.status,
             latency_ms=0,
             doc_ids=original.doc_ids,
+            sections=original.sections,
             top_doc_id=original.top_doc_id,
             doc_matched=original.doc_matched,
             visitor=visitor,

@@ -31,6 +31,7 @@ class Cell:
     guard_answers: int = 0
     guard_removed: int = 0
     guard_kinds: dict[str, int] = field(default_factory=dict)
+    follow_ups: int = 0
 
     def add_guard(self, answers: int, removed: int, kinds: dict) -> None:
         self.guard_answers += answers
@@ -108,18 +109,26 @@ def summarise(logs: QuerySet) -> dict[CellKey, Cell]:
     guarded = by_day.filter(guard_removed__gt=0).values_list(*keys, "guard_removed", "guard_kinds")
     for *key, removed, kinds in guarded:
         cells[tuple(key)].add_guard(1, removed, kinds)
+    for *key, k in by_day.filter(follow_up=True).values_list(*keys).annotate(k=Count("*")):
+        cells[tuple(key)].follow_ups = k
     return cells
 
 
 def rolled_cells(rollups: QuerySet) -> dict[CellKey, Cell]:
     cells: dict[CellKey, Cell] = {}
     fields = ("n", "latency_hist", "ttft_hist", "guard_answers", "guard_removed", "guard_kinds")
-    for *key, n, latency, ttft, answers, removed, kinds in rollups.values_list(
-        "day", "backend", "cache_level", "status", *fields
+    for *key, n, latency, ttft, answers, removed, kinds, follow_ups in rollups.values_list(
+        "day", "backend", "cache_level", "status", *fields, "follow_ups"
     ):
         # One row per key and day (a unique constraint): nothing to add up.
         cells[tuple(key)] = Cell(
-            n, histogram.padded(latency), histogram.padded(ttft), answers, removed, dict(kinds)
+            n,
+            histogram.padded(latency),
+            histogram.padded(ttft),
+            answers,
+            removed,
+            dict(kinds),
+            follow_ups,
         )
     return cells
 
@@ -200,6 +209,7 @@ def roll_up_day(day: date) -> int:
                 guard_answers=cell.guard_answers,
                 guard_removed=cell.guard_removed,
                 guard_kinds=cell.guard_kinds,
+                follow_ups=cell.follow_ups,
             )
             for (_, backend, level, status), cell in cells.items()
         )

@@ -149,6 +149,8 @@ def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
             "removed": guard.guard_removed,
             "by_kind": sorted(guard.guard_kinds.items(), key=lambda kv: (-kv[1], kv[0])),
         },
+        "follow_ups": sum(cell.follow_ups for cell in cells.values()),
+        "follow_up_rate": rate(sum(cell.follow_ups for cell in cells.values())),
         "error_rate": rate(count(lambda key: key[3] == QueryStatus.ERROR)),
         "rate_limited": count(lambda key: key[3] == QueryStatus.RATE_LIMITED),
         "backend_mix": sorted(

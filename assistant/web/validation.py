@@ -16,6 +16,11 @@ class HelpInput:
     path: str
     hints: str
     language: str
+    history: tuple[str, ...] = ()  # the earlier turns' answer ids, oldest first
+
+
+# The earlier turns a question may lean on.
+MAX_TURNS = 3
 
 
 def _invalid(message: str) -> ApiError:
@@ -79,7 +84,31 @@ def help_input(request: HttpRequest) -> HelpInput:
     # Hints are cut again, at a word boundary, by the prompt builder.
     hints = _optional_str(body, "hints", 4000)
     language = _optional_str(body, "lang", 10).split("-")[0].lower()
-    return HelpInput(question=question, path=path, hints=hints, language=language)
+    history = _history(body.get("history"), limit)
+    return HelpInput(
+        question=question, path=path, hints=hints, language=language, history=history
+    )
+
+
+def _history(value, limit: int) -> tuple[str, ...]:
+    """The answer ids of the earlier turns (their text is the server's own record: the
+    client's copy of each question is only checked)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_TURNS:
+        raise _invalid(f"'history' must be a list of at most {MAX_TURNS} turns.")
+    ids = []
+    for turn in value:
+        if not isinstance(turn, dict):
+            raise _invalid("Each turn of 'history' must be an object with 'question' and 'id'.")
+        question, answer_id = turn.get("question", ""), turn.get("id", "")
+        if not isinstance(question, str) or not isinstance(answer_id, str):
+            raise _invalid("A turn's 'question' and 'id' must be strings.")
+        if len(question) > limit:
+            raise _invalid(f"A turn's 'question' is longer than {limit} characters.")
+        if answer_id:
+            ids.append(answer_id[:64])
+    return tuple(ids)
 
 
 def feedback_input(request: HttpRequest) -> tuple[str, bool]:

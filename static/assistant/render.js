@@ -1,4 +1,5 @@
-// A tiny, safe Markdown subset for model output: paragraphs, lists, **bold**, `code` and
+// A tiny, safe Markdown subset for model output: paragraphs, lists (numbered as given, nested),
+// **bold**, `code` and
 // [links](https://…). Everything is built with createElement and textContent: model text is
 // never parsed as HTML, links are http(s) only, and there are no images.
 
@@ -43,21 +44,43 @@ function inline(parent, text) {
   if (last < text.length) parent.append(document.createTextNode(text.slice(last)));
 }
 
+const LIST_LINE = /^(\s*)([-*]|\d+[.)])\s+(.*)$/;
+
+// Lines that are all list items, as nested lists: an ordered one starts at the doc's number
+// ("4. …" after a paragraph stays 4), an indented item belongs to the item above it.
+function list(lines) {
+  const fragment = document.createDocumentFragment();
+  const stack = []; // {indent, ordered, el}
+  for (const line of lines) {
+    const [, space, marker, text] = line.match(LIST_LINE);
+    const indent = space.length;
+    const ordered = /\d/.test(marker);
+    while (stack.length && indent < stack[stack.length - 1].indent) stack.pop();
+    let top = stack[stack.length - 1];
+    if (!top || indent > top.indent || top.ordered !== ordered) {
+      if (top && indent === top.indent) stack.pop();
+      const el = document.createElement(ordered ? "ol" : "ul");
+      const start = parseInt(marker, 10);
+      if (ordered && start !== 1) el.start = start;
+      const parent = stack.length ? stack[stack.length - 1].el.lastElementChild : null;
+      (parent || fragment).append(el);
+      top = { indent, ordered, el };
+      stack.push(top);
+    }
+    const li = document.createElement("li");
+    inline(li, text);
+    top.el.append(li);
+  }
+  return fragment;
+}
+
 export function renderMarkdown(text) {
   const fragment = document.createDocumentFragment();
   for (const block of String(text).split(/\n\s*\n/)) {
     const lines = block.split("\n").filter((l) => l.trim());
     if (!lines.length) continue;
-    const bullets = lines.every((l) => /^\s*[-*]\s+/.test(l));
-    const numbers = lines.every((l) => /^\s*\d+[.)]\s+/.test(l));
-    if (bullets || numbers) {
-      const list = document.createElement(bullets ? "ul" : "ol");
-      for (const line of lines) {
-        const li = document.createElement("li");
-        inline(li, line.replace(/^\s*([-*]|\d+[.)])\s+/, ""));
-        list.append(li);
-      }
-      fragment.append(list);
+    if (lines.every((l) => LIST_LINE.test(l))) {
+      fragment.append(list(lines));
     } else {
       const p = document.createElement("p");
       lines.forEach((line, i) => {

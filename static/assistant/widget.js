@@ -33,6 +33,15 @@ class Lru {
   }
 }
 
+/** The site's section a path is in: "/invoices/42/edit" → "/invoices/". */
+function sectionOf(path) {
+  const first = path.split("/").filter(Boolean)[0];
+  return first ? `/${first}/` : "/";
+}
+
+// The turns a question may lean on: the last ones the server answered on this page.
+const MAX_TURNS = 3;
+
 // Short hints about the page: headings, primary buttons, navigation links.
 function pageHints(maxNodes = 40, maxChars = 1000) {
   const nodes = document.querySelectorAll(
@@ -123,6 +132,10 @@ class HelpWidget {
     this.hintsPath = null;
     this.pendingHits = [];
     this.lastAsked = "";
+    // The conversation: [{question, id}] of the answers given, until "New conversation", a
+    // reload, or a move to another section of the site.
+    this.turns = [];
+    this.turnsSection = sectionOf(location.pathname);
     this.build(mount);
   }
 
@@ -160,6 +173,8 @@ class HelpWidget {
     this.form.append(this.input, this.askBtn, this.stopBtn);
 
     this.status = el("p", { class: "hd-status", role: "status" });
+    this.resolvedNote = el("p", { class: "hd-resolved", hidden: "" });
+    this.newBtn = el("button", { type: "button", class: "hd-new", hidden: "" }, "New conversation");
     this.answer = el("div", { class: "hd-answer", "aria-live": "polite", "aria-atomic": "false" });
     this.sources = el("ul", { class: "hd-sources", "aria-label": "Sources" });
     this.feedback = el("div", { class: "hd-feedback", hidden: "" });
@@ -167,7 +182,10 @@ class HelpWidget {
     this.downBtn = el("button", { type: "button", "aria-label": "Not helpful" }, "👎 No");
     this.feedback.append(el("span", {}, "Was this helpful?"), this.upBtn, this.downBtn);
 
-    this.panel.append(header, this.form, this.status, this.answer, this.sources, this.feedback);
+    this.panel.append(
+      header, this.form, this.status, this.resolvedNote, this.answer, this.sources,
+      this.feedback, this.newBtn,
+    );
     mount.append(this.launcher, this.panel);
 
     this.launcher.addEventListener("click", () => (this.panel.hidden ? this.open() : this.close()));
@@ -190,6 +208,7 @@ class HelpWidget {
       });
     }
     this.stopBtn.addEventListener("click", () => this.stop("Stopped."));
+    this.newBtn.addEventListener("click", () => this.newConversation());
     this.upBtn.addEventListener("click", () => this.sendFeedback(true));
     this.downBtn.addEventListener("click", () => this.sendFeedback(false));
     window.addEventListener("popstate", () => (this.hints = null));
@@ -227,7 +246,43 @@ class HelpWidget {
     if (message) this.status.textContent = message;
   }
 
+  /** Forget the conversation: the next question stands alone. */
+  newConversation() {
+    this.stop();
+    this.reset();
+    this.turns = [];
+    this.newBtn.hidden = true;
+    this.input.value = "";
+    this.input.focus();
+  }
+
+  /** The conversation so far, on this section of the site (a move elsewhere ends it). */
+  conversation() {
+    const section = sectionOf(location.pathname);
+    if (section !== this.turnsSection) {
+      this.turns = [];
+      this.turnsSection = section;
+      this.newBtn.hidden = true;
+    }
+    return this.turns.slice(-MAX_TURNS);
+  }
+
+  rememberTurn(question, id) {
+    if (!id) return;
+    this.turns.push({ question, id });
+    this.turns = this.turns.slice(-MAX_TURNS);
+    this.newBtn.hidden = false;
+  }
+
+  showResolved(resolved, question) {
+    const differs = resolved && normalise(resolved) !== normalise(question);
+    this.resolvedNote.hidden = !differs;
+    this.resolvedNote.textContent = differs ? `Answering: ${resolved}` : "";
+  }
+
   reset() {
+    this.resolvedNote.hidden = true;
+    this.resolvedNote.textContent = "";
     this.answer.replaceChildren();
     this.sources.replaceChildren();
     this.feedback.hidden = true;
@@ -256,22 +311,36 @@ class HelpWidget {
   // is shown at once; otherwise the answer streams in.
   async ask(raw) {
     const question = raw.trim();
+    const history = this.conversation();
     const key = `${location.pathname}\u0000${normalise(question)}`;
     if (!normalise(question) || (key === this.lastAsked && this.controller)) return;
     this.stop();
     this.reset();
     this.lastAsked = key;
-    const cached = this.cache.get(key);
+    const cached = this.reusable(this.cache.get(key), question, history);
     if (cached) {
       this.showCached(cached, question);
       return;
     }
-    await this.streamAnswer(question, key);
+    await this.streamAnswer(question, key, history);
+  }
+
+  // A local answer is reused where the server would answer the same: a follow-up only after
+  // the turn it followed; a standalone answer outside a conversation, right after itself, or
+  // once the server judged it standalone within one.
+  reusable(cached, question, history) {
+    if (!cached) return null;
+    const last = history[history.length - 1];
+    if (cached.followUp) return last && cached.after === last.id ? cached : null;
+    if (!last || cached.after || normalise(last.question) === normalise(question)) return cached;
+    return null;
   }
 
   showCached(cached, question) {
     this.render(cached.text);
     this.showSources(cached.sources);
+    this.showResolved(cached.resolved, question);
+    this.rememberTurn(question, cached.id);
     this.answerId = cached.id;
     this.feedback.hidden = false;
     this.status.textContent = cached.backend === "docs" ? this.docsNotice() : "";
@@ -279,15 +348,16 @@ class HelpWidget {
     this.noteHit(cached.id, question);
   }
 
-  async streamAnswer(question, key) {
+  async streamAnswer(question, key, history) {
     const controller = new AbortController();
     this.controller = controller;
     this.stopBtn.hidden = false;
     this.status.textContent = "Thinking…";
     this.root().dataset.lastSource = "network";
-    const answer = { text: "", meta: null };
+    const after = history.length ? history[history.length - 1].id : "";
+    const answer = { text: "", meta: null, question, after };
     try {
-      const response = await this.postQuestion(question, controller.signal);
+      const response = await this.postQuestion(question, history, controller.signal);
       if (!response.ok) {
         this.status.textContent = await this.errorMessage(response);
         return;
@@ -308,12 +378,17 @@ class HelpWidget {
     }
   }
 
-  postQuestion(question, signal) {
+  postQuestion(question, history, signal) {
     return fetch(this.cfg.streamUrl, {
       method: "POST",
       headers: this.headers(),
       credentials: "same-origin",
-      body: JSON.stringify({ question, path: location.pathname, hints: this.refreshHints() }),
+      body: JSON.stringify({
+        question,
+        path: location.pathname,
+        hints: this.refreshHints(),
+        history,
+      }),
       signal,
     });
   }
@@ -326,6 +401,7 @@ class HelpWidget {
       answer.meta = data;
       this.answerId = data.id;
       this.showSources(data.sources);
+      this.showResolved(data.resolved, answer.question);
       this.status.textContent = data.backend === "docs" ? this.docsNotice() : "";
     } else if (kind === "token") {
       answer.text += data.text;
@@ -333,9 +409,13 @@ class HelpWidget {
     } else if (kind === "done") {
       this.feedback.hidden = false;
       if (answer.meta) {
-        const { sources, backend } = answer.meta;
-        this.cache.set(key, { text: answer.text, sources, id: data.id, backend });
+        const { sources, backend, resolved } = answer.meta;
+        const followUp = normalise(resolved || answer.question) !== normalise(answer.question);
+        const { after } = answer;
+        this.cache.set(key, { text: answer.text, sources, id: data.id, backend, resolved,
+          followUp, after });
       }
+      this.rememberTurn(answer.question, data.id);
     } else if (kind === "error") {
       this.status.textContent = data.message || "The answer failed. Please try again.";
     }

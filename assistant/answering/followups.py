@@ -1,0 +1,199 @@
+"""A follow-up question resolved into a standalone one, from the server's own record of the
+earlier turn (its standalone question and the sections that answered it), never from text
+the client claims.
+
+The rules, general and in English and French: a question that names its own action and its
+own topic, with no opening cue ("and…", "what about…", "et pour…") and no pronoun, stands
+alone ("enable 2FA" after a question on clients carries nothing). Otherwise it leans on the
+earlier turn:
+- "what about the password?" (a cue, a topic, no action of its own): the earlier question,
+  its topic swapped ("how do I change my email?" → "how do I change my password?");
+- "and how do I delete one?", "can it repeat every month?", "comment la supprimer ?" (a
+  pronoun, or an action without a topic): the pronoun stands for the earlier topic ("how do
+  I delete a customer?"); without one, the earlier topic is added.
+The earlier answer's sections then rank a little higher (helpdocs.selectors).
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.helpdocs.text import GENERIC, STOPWORDS, fold
+
+# How readers say what they do in any app, English and French: the words of a question
+# that are its action, not its topic.
+ACTIONS = frozenset(
+    """add create make new delete remove erase edit change update modify rename send resend
+    export import print share block mute unblock find search set get open close enable
+    disable turn switch use see show view save download upload move copy invite archive
+    restore cancel pay stop start reset configure manage hide unhide pin unpin follow
+    unfollow approve report merge sort filter do can does
+    ajouter creer nouveau nouvelle supprimer effacer modifier changer renommer envoyer
+    exporter importer imprimer partager bloquer trouver chercher ouvrir fermer activer
+    desactiver utiliser voir afficher enregistrer telecharger deplacer copier inviter
+    archiver restaurer annuler payer arreter configurer gerer masquer epingler suivre
+    approuver signaler fusionner trier filtrer faire""".split()
+)
+_CUES = (
+    "and what about", "and how about", "what about", "how about", "and also", "and then",
+    "and", "also", "then", "so", "et pour", "et si", "et alors", "et", "aussi", "puis",
+    "sinon",
+)  # fmt: skip
+# A cue that puts a new topic in the earlier question's place ("what about invoices?").
+_SWAP_CUES = frozenset({"and what about", "and how about", "what about", "how about", "et pour"})
+_PRONOUNS = frozenset(
+    """it its one ones them they their this that these those his her ca cela celui celle
+    ceux celles en y leur leurs son sa ses""".split()
+)
+# Nouns too general to rank by (helpdocs.text.GENERIC), yet a topic a question names ("delete
+# my account" is no follow-up of a question on polls).
+_GENERAL_NOUNS = frozenset(
+    "account app application website site page screen button menu tab link option field "
+    "profile settings compte bouton profil parametres".split()
+)
+# French object pronouns before a verb: "comment la supprimer", "l'exporter".
+_FRENCH_OBJECT = re.compile(r"\b(?:le|la|les|l)\s+(?=\w+(?:er|ir|re|ez|ons)\b)")
+_ARTICLES = frozenset("a an the my your our un une le la les l des du mon ma mes votre vos".split())
+_WORD = re.compile(r"[\w-]+(?:['’][\w-]+)?|['’]")
+# The prepositions that open a new topic in a cue's place ("and for polls?").
+_PREPOSITIONS = frozenset("for in on with about to of pour dans sur avec de du des".split())
+_AUXILIARIES = frozenset("do does can could would should will".split())
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier turn, as the server recorded it."""
+
+    question: str  # its standalone (resolved) question
+    sources: list[dict] = field(default_factory=list)  # the sections it cited: title, url
+
+
+@dataclass(frozen=True)
+class Resolved:
+    question: str  # the standalone question answered
+    follow_up: bool  # it leaned on the earlier turn
+    prior_sections: tuple[str, ...] = ()  # the earlier answer's sections: a ranking prior
+
+
+def _tokens(text: str) -> list[str]:
+    """The words as written ("l'envoyer" → "l'", "envoyer")."""
+    out = []
+    for token in _WORD.findall(text):
+        head, sep, tail = token.partition("'") if "'" in token else token.partition("’")
+        if sep and head.lower() in ("l", "d", "j", "n", "qu", "s", "c", "m", "t") and tail:
+            out += [head + sep, tail]
+        elif token not in ("'", "’"):
+            out.append(token)
+    return out
+
+
+def _key(token: str) -> str:
+    return fold(token).rstrip("'’")
+
+
+def _kind(token: str) -> str:
+    word = _key(token)
+    if word in _PRONOUNS:
+        return "pronoun"
+    if word in ACTIONS or word.rstrip("s") in ACTIONS or word.removesuffix("ing") in ACTIONS:
+        return "action"
+    if word in _GENERAL_NOUNS or word.rstrip("s") in _GENERAL_NOUNS:
+        return "topic"
+    if word in STOPWORDS or word in GENERIC or word.isdigit() or len(word) < 2:
+        return "other"
+    return "topic"
+
+
+def _cue(tokens: list[str]) -> tuple[str, int]:
+    """The cue opening the question, and how many words it takes."""
+    words = [_key(t) for t in tokens]
+    for cue in _CUES:
+        parts = cue.split()
+        if words[: len(parts)] == parts:
+            return cue, len(parts)
+    return "", 0
+
+
+def _topic_groups(tokens: list[str]) -> list[tuple[int, int]]:
+    """Where the question's topics are: runs of topic words, each with an article before it;
+    a question with none names its action instead ("how do I mute someone" → "mute")."""
+    groups: list[tuple[int, int]] = []
+    for wanted in ("topic", "action"):
+        for i, token in enumerate(tokens):
+            if _kind(token) != wanted or (wanted == "action" and _key(token) in _AUXILIARIES):
+                continue
+            if groups and groups[-1][1] == i:
+                groups[-1] = (groups[-1][0], i + 1)
+            else:
+                start = i - 1 if i > 0 and _key(tokens[i - 1]) in _ARTICLES else i
+                groups.append((start, i + 1))
+        if groups:
+            return groups
+    return groups
+
+
+def resolve(question: str, earlier: Turn | None) -> Resolved:
+    """`question` as a standalone question, given the earlier turn (None: a first question)."""
+    if earlier is None:
+        return Resolved(question, False)
+    tokens = _tokens(question)
+    cue, skip = _cue(tokens)
+    rest = tokens[skip:]
+    kinds = [_kind(t) for t in rest]
+    french_pronoun = bool(_FRENCH_OBJECT.search(" ".join(_key(t) for t in rest)))
+    has_pronoun = "pronoun" in kinds or french_pronoun
+    own_topic, own_action = "topic" in kinds, "action" in kinds
+    if not cue and not has_pronoun and own_topic:
+        return Resolved(question, False)  # it names its own topic
+    before = _tokens(earlier.question)
+    groups = _topic_groups(before)
+    if not groups:
+        return Resolved(question, False)  # nothing to carry
+    start, end = groups[0]
+    topic = before[start:end]
+    if own_topic and not own_action and not has_pronoun:
+        # "what about invoices?", "and for polls?": the earlier question on this topic.
+        while rest and _key(rest[0]) in _PREPOSITIONS:
+            rest = rest[1:]
+        if len(groups) == 1:
+            words = [*before[:start], *rest, *before[end:]]
+        else:
+            words = [*before, f"({' '.join(rest)})"]
+    elif has_pronoun:
+        words = _replace_pronoun(rest, topic, french_pronoun)
+        if not own_action:
+            # "what happens to their follows?" after "how do I block a user": what was done.
+            done = [t for t in before if _kind(t) == "action" and _key(t) not in _AUXILIARIES]
+            words += [f"({' '.join(done)})"] if done else []
+    elif own_topic:
+        # A new action on a new topic, after a cue: the earlier topic as its context.
+        words = [*rest, f"({' '.join(topic)})"]
+    else:
+        words = [*rest, *_with_article(topic)]
+    prior = tuple(s["url"] for s in earlier.sources if isinstance(s, dict) and "url" in s)
+    return Resolved(_as_question(words, question), True, prior)
+
+
+def _with_article(topic: list[str]) -> list[str]:
+    return topic if _key(topic[0]) in _ARTICLES else ["the", *topic]
+
+
+def _replace_pronoun(tokens: list[str], topic: list[str], french: bool) -> list[str]:
+    """The words with their first pronoun standing for the earlier topic."""
+    if french:
+        for i, token in enumerate(tokens):
+            if _key(token) in ("le", "la", "les", "l") and i + 1 < len(tokens):
+                return [*tokens[:i], tokens[i + 1], *topic, *tokens[i + 2 :]]
+    for i, token in enumerate(tokens):
+        if _key(token) in _PRONOUNS:
+            return [*tokens[:i], *_with_article(topic), *tokens[i + 1 :]]
+    return [*tokens, *topic]
+
+
+def _as_question(words: list[str], typed: str) -> str:
+    """The resolved words as a question, ending as the typed one did."""
+    text = re.sub(r"(\w['’]) ", r"\1", " ".join(words)).strip()
+    if not text:
+        return typed
+    typed = typed.rstrip()
+    end = " ?" if typed.endswith(" ?") else "?" if typed.endswith("?") else ""
+    return text[:1].upper() + text[1:] + end

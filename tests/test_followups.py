@@ -1,0 +1,236 @@
+"""A conversation, not a search box: a follow-up is resolved into a standalone question from
+the server's own record of the earlier turn, before retrieval, coverage and the cache key."""
+
+import json
+
+import pytest
+
+from assistant.answering.followups import Turn, resolve
+from assistant.models import QueryLog
+from tests.conftest import sse_events
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "follow_up,earlier,resolved",
+    [
+        ("and how do I delete one?", "How do I add a new customer?",
+         "How do I delete the customer?"),
+        ("can it repeat every month?", "How do I create a recurring invoice?",
+         "Can a recurring invoice repeat every month?"),
+        ("and how do I export them?", "How do I create invoices?", "How do I export the invoices?"),
+        ("what about the password?", "How do I change my email?", "How do I change the password?"),
+        ("and how long does it last?", "How do I mute someone?", "How long does the mute last?"),
+        ("and delete?", "How do I add a new customer?", "Delete the customer?"),
+        ("comment la supprimer ?", "Comment créer une facture ?",
+         "Comment supprimer une facture ?"),
+        ("et comment l'envoyer ?", "Comment créer une facture ?", "Comment envoyer une facture ?"),
+        ("et pour imprimer une étiquette ?", "Comment créer une expédition ?",
+         "Imprimer une étiquette (une expédition) ?"),
+        ("and for polls?", "How many characters can a post have?",
+         "How many characters can a post have (polls)?"),
+    ],
+)  # fmt: skip
+def test_a_question_leaning_on_the_earlier_turn_is_resolved(follow_up, earlier, resolved):
+    out = resolve(follow_up, Turn(earlier, [{"title": "T", "url": "/assistant/docs/x/#a"}]))
+    assert out.question == resolved and out.follow_up
+    assert out.prior_sections == ("/assistant/docs/x/#a",)
+
+
+@pytest.mark.parametrize(
+    "question,earlier",
+    [
+        ("enable 2FA", "How do I add a new client?"),
+        ("How do I export invoices to PDF?", "How do I add a new customer?"),
+        ("comment changer mon mot de passe", "Comment créer une facture ?"),
+        ("where do I set the invoice number prefix", "How do I send payment reminders?"),
+    ],
+)
+def test_a_question_naming_its_own_topic_carries_nothing(question, earlier):
+    out = resolve(question, Turn(earlier))
+    assert out.question == question and not out.follow_up and not out.prior_sections
+
+
+def test_a_first_question_stands_alone():
+    assert resolve("and how do I delete one?", None).question == "and how do I delete one?"
+
+
+def _turn(ask, question: str, path: str = "/invoices/", **extra) -> dict:
+    return ask({"question": question, "path": path}, **extra).json()
+
+
+def test_a_follow_up_is_answered_from_the_doc_it_needs(ask, demo_docs):
+    first = _turn(ask, "How do I create an invoice?")
+    body = ask(
+        {
+            "question": "and how do I send it?",
+            "path": "/invoices/",
+            "history": [{"question": "How do I create an invoice?", "id": first["id"]}],
+        }
+    ).json()
+    assert body["resolved"] == "How do I send an invoice?"
+    assert body["covered"] and body["sources"][0]["url"] == "/assistant/docs/create-invoice/"
+    assert "**Send invoice**" in body["answer"]
+    row = QueryLog.objects.get(id=body["id"])
+    assert row.question == "and how do i send it" and row.follow_up
+    assert row.resolved == "How do I send an invoice?"
+
+
+def test_a_french_follow_up(ask, demo_docs):
+    first = _turn(ask, "comment créer une facture")
+    body = ask(
+        {
+            "question": "et comment l'envoyer ?",
+            "path": "/invoices/",
+            "history": [{"question": "comment créer une facture", "id": first["id"]}],
+        }
+    ).json()
+    assert body["resolved"] == "Comment envoyer une facture ?"
+    assert body["sources"][0]["url"] == "/assistant/docs/creer-facture/"
+    assert "**Send invoice**" in body["answer"]
+
+
+def test_the_earlier_turn_is_the_servers_record_not_the_clients_text(ask, demo_docs):
+    first = _turn(ask, "How do I create an invoice?")
+    body = ask(
+        {
+            "question": "and how do I send it?",
+            "path": "/invoices/",
+            # The client claims another earlier question: the server's own record counts.
+            "history": [{"question": "How do I add a new client?", "id": first["id"]}],
+        }
+    ).json()
+    assert body["resolved"] == "How do I send an invoice?"
+
+
+@pytest.mark.parametrize("whose", ["another visitor's", "unknown", "not an id"])
+def test_turns_the_server_did_not_issue_to_this_reader_are_ignored(ask, demo_docs, whose):
+    first = _turn(ask, "How do I create an invoice?", REMOTE_ADDR="10.9.9.9")
+    answer_id = {
+        "another visitor's": first["id"],
+        "unknown": "0b7e6a43-9a3c-4b2e-8f0a-5d1c2b3a4f5e",
+        "not an id": "x' OR 1=1 --",
+    }[whose]
+    r = ask(
+        {
+            "question": "and how do I send it?",
+            "path": "/invoices/",
+            "history": [{"question": "How do I create an invoice?", "id": answer_id}],
+        }
+    )
+    assert r.status_code == 200 and r.json()["resolved"] == "and how do I send it?"
+    assert QueryLog.objects.get(id=r.json()["id"]).follow_up is False
+
+
+def test_a_topic_switch_carries_nothing(ask, demo_docs):
+    first = _turn(ask, "How do I add a new client?", path="/clients/")
+    body = ask(
+        {
+            "question": "How do I change my password?",
+            "path": "/settings/",
+            "history": [{"question": "How do I add a new client?", "id": first["id"]}],
+        }
+    ).json()
+    assert body["resolved"] == "How do I change my password?"
+    assert body["sources"][0]["url"].startswith("/assistant/docs/password-security/")
+
+
+def test_a_follow_up_resolving_to_an_answered_question_is_a_cache_hit(ask, demo_docs):
+    _turn(ask, "How do I send an invoice?")
+    first = _turn(ask, "How do I create an invoice?")
+    body = ask(
+        {
+            "question": "and how do I send it?",
+            "path": "/invoices/",
+            "history": [{"question": "How do I create an invoice?", "id": first["id"]}],
+        }
+    ).json()
+    assert body["cached"] is True and body["resolved"] == "How do I send an invoice?"
+
+
+def test_coverage_and_the_rate_limit_use_the_resolved_question(ask, demo_docs, settings):
+    first = _turn(ask, "How do I add a new customer?", path="/clients/")
+    settings.HELP_RATE_LIMIT = "0/60"  # any model call would be refused
+    settings.ASSISTANT_BACKENDS = ["ollama", "docs"]
+    body = ask(
+        {
+            "question": "and how do I delete one?",
+            "path": "/clients/",
+            "history": [{"question": "How do I add a new customer?", "id": first["id"]}],
+        }
+    )
+    # "How do I delete the customer?": no doc covers deleting clients, so no model call and
+    # nothing counted; the honest answer.
+    assert body.status_code == 200
+    assert body.json()["resolved"] == "How do I delete the customer?"
+    assert body.json()["covered"] is False
+
+
+def test_the_prompt_carries_the_earlier_question_and_its_headings(
+    ask, demo_docs, settings, recording
+):
+    settings.ASSISTANT_BACKENDS = ["docs"]
+    first = _turn(ask, "How do I create an invoice?")
+    settings.ASSISTANT_BACKENDS = ["recording", "docs"]
+    ask(
+        {
+            "question": "and how do I send it?",
+            "path": "/invoices/",
+            "history": [{"question": "How do I create an invoice?", "id": first["id"]}],
+        }
+    )
+    user = recording.prompts[-1].user
+    conversation = user.split("<conversation>\n")[1].split("\n</conversation>")[0]
+    assert conversation == (
+        "Earlier question: How do I create an invoice?\nIts docs: Creating and sending an "
+        "invoice; Exporting invoices to PDF"
+    )
+    assert "<question>\nHow do I send an invoice?\n</question>" in user
+    assert user.index("</page>") < user.index("<conversation>") < user.index("<question>")
+
+
+def test_the_stream_meta_says_what_was_understood(ask, demo_docs):
+    first = _turn(ask, "How do I create an invoice?")
+    r = ask(
+        {
+            "question": "and how do I send it?",
+            "path": "/invoices/",
+            "history": [{"question": "How do I create an invoice?", "id": first["id"]}],
+        },
+        endpoint="help/stream",
+    )
+    meta = next(d for k, d in sse_events(r.streamed) if k == "meta")
+    assert meta["resolved"] == "How do I send an invoice?"
+
+
+@pytest.mark.parametrize(
+    "history,message",
+    [
+        ([{"question": "q", "id": "a"}] * 4, "at most 3 turns"),
+        ([{"question": "x" * 501, "id": "a"}], "longer than 500"),
+        ({"question": "q", "id": "a"}, "must be a list"),
+        (["q"], "must be an object"),
+        ([{"question": "q", "id": 7}], "must be strings"),
+        ("and then?", "must be a list"),
+    ],
+)
+def test_a_bad_history_is_a_400(ask, demo_docs, history, message):
+    r = ask({"question": "how do I send it?", "path": "/", "history": history})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == "invalid_request" and message in error["message"]
+
+
+def test_follow_ups_are_counted_on_the_statistics_page(ask, demo_docs, admin_client):
+    first = _turn(ask, "How do I create an invoice?")
+    ask(
+        {
+            "question": "and how do I send it?",
+            "path": "/invoices/",
+            "history": [{"question": "How do I create an invoice?", "id": first["id"]}],
+        }
+    )
+    page = admin_client.get("/admin/assistant/querylog/stats/").content.decode()
+    assert "follow-ups 1 (50 %)" in page
+    assert json.loads(json.dumps(QueryLog.objects.filter(follow_up=True).count())) == 1
