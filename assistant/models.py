@@ -145,7 +145,11 @@ class QueryLog(models.Model):
     )
     guard_kinds = models.JSONField(default=dict, blank=True, help_text="Removed spans by kind.")
     helpful = models.BooleanField(null=True)
-    visitor = models.CharField(max_length=64, blank=True, help_text="Hash of user or IP.")
+    visitor = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="A keyed hash of the user, or of the IP with a key of the day.",
+    )
 
     class Meta:
         ordering = ["-created"]

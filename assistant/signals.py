@@ -1,5 +1,6 @@
+from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from assistant.helpdocs.importing import in_import
@@ -19,3 +20,11 @@ def helpdoc_changed(sender, instance: HelpDoc, **kwargs) -> None:
         from assistant import tasks
 
         transaction.on_commit(lambda: tasks.embed_docs.delay([instance.pk]))
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL)
+def user_deleted(sender, instance, **kwargs) -> None:
+    """A reader's right to erasure: their questions and votes go with their account."""
+    from assistant.querylog.records import visitor_rows_delete
+
+    visitor_rows_delete(user_pk=instance.pk)

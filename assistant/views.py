@@ -22,10 +22,10 @@ from assistant.querylog.records import feedback_record, record_widget_hits
 from assistant.runtime import aio
 from assistant.web import sse, streams
 from assistant.web.validation import feedback_input, help_input, widget_hits_input
-from assistant.web.visitors import client_ip, visitor_of
+from assistant.web.visitors import Visitor, client_ip, visitor_of
 
 
-def _visitor(request: HttpRequest) -> str:
+def _visitor(request: HttpRequest) -> Visitor:
     return visitor_of(request.user, client_ip(request.META))
 
 
@@ -78,7 +78,8 @@ async def help_stream_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def feedback_view(request: HttpRequest) -> HttpResponse:
     answer_id, helpful = feedback_input(request)
-    if not feedback_record(answer_id=answer_id, helpful=helpful, visitor=_visitor(request)):
+    visitor = _visitor(request)
+    if not feedback_record(answer_id=answer_id, helpful=helpful, visitor_ids=visitor.ids):
         raise ApiError(404, "not_found", "No such answer.")
     return HttpResponse(status=204)
 
@@ -87,8 +88,8 @@ def feedback_view(request: HttpRequest) -> HttpResponse:
 def widget_hits_view(request: HttpRequest) -> HttpResponse:
     answer_ids = widget_hits_input(request)
     visitor = _visitor(request)
-    ratelimit.check(visitor, "HELP_HITS_RATE_LIMIT", "hit reports")
-    record_widget_hits(answer_ids=answer_ids, visitor=visitor)
+    ratelimit.check(visitor.limit_key, "HELP_HITS_RATE_LIMIT", "hit reports")
+    record_widget_hits(answer_ids=answer_ids, visitor=visitor.id, visitor_ids=visitor.ids)
     return HttpResponse(status=204)
 
 

@@ -62,8 +62,8 @@ MUTATIONS = [
     Mutation(
         "rate limit: keyed by IP even for a signed-in user",
         "assistant/web/visitors.py",
-        'f"u:{user.pk}" if user is not None and user.is_authenticated else f"ip:{client_ip}"',
-        'f"ip:{client_ip}"',
+        'Visitor(ident, (ident,), _hash(_secret("rate-limit"), f"u:{user.pk}"))',
+        "Visitor(ident, (ident,), limit_key)",
         ("tests/test_api_help.py",),
     ),
     Mutation(

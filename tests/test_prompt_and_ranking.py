@@ -138,3 +138,45 @@ def test_injected_question_cannot_close_its_delimiter():
     nothing = helpdoc_retrieve(query=q, path="/", audience="public")
     p = build_prompt(question=q, path="/", hints="", retrieval=nothing)
     assert p.user.count("</question>") == 1 and p.user.count("<docs>") == 1
+
+
+def test_stemming_from_many_threads_at_once_gives_the_stems_of_one(monkeypatch):
+    """A stemmer keeps its state while it works: shared by threads (the index build, the
+    docs answer of two requests), words came out wrong or raised IndexError. Snowball's
+    pure-Python stemmers (what snowballstemmer uses without PyStemmer) show it."""
+    import random
+    import threading
+
+    import snowballstemmer
+    from snowballstemmer.english_stemmer import EnglishStemmer
+    from snowballstemmer.french_stemmer import FrenchStemmer
+
+    from assistant.helpdocs import text
+
+    pure = {"english": EnglishStemmer, "french": FrenchStemmer}
+    monkeypatch.setattr(snowballstemmer, "stemmer", lambda language: pure[language]())
+    monkeypatch.setattr(text, "_stemmers", threading.local())
+
+    words = [
+        "".join(random.Random(i).choice("abcdefghilmnoprstu") for _ in range(5 + i % 9)) + suffix
+        for i in range(3000)
+        for suffix in ("ing", "ed")
+    ]
+    expected = [text._stemmer("en").stemWord(text._stemmer("en").stemWord(w)) for w in words]
+    text.stem.cache_clear()
+    results: dict[int, list[str]] = {}
+    errors: list[Exception] = []
+
+    def run(n: int) -> None:
+        try:
+            results[n] = [text.stem(w, "en") for w in words[n::8]]
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(results[n] == expected[n::8] for n in range(8))

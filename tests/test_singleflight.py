@@ -9,6 +9,7 @@ from assistant import backends
 from assistant.answering import answer_cache, flight, service
 from assistant.helpdocs.selectors import audience_for
 from assistant.runtime import redis_async
+from assistant.web.visitors import Visitor
 from tests.conftest import sse_events
 from tests.ollama_standin import EXPORT_TOKENS
 
@@ -84,7 +85,8 @@ def test_without_redis_identical_questions_in_one_process_make_one_model_call(
     def question(i: int) -> service.Question:
         return service.Question(
             question=Q["question"], path=Q["path"], hints="", user=None,
-            visitor=f"reader {i}", endpoint="help", logged=False,
+            visitor=Visitor(f"reader {i}", (f"reader {i}",), f"reader {i}"), endpoint="help",
+            logged=False,
         )
 
     async def three_readers():

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from django.urls import Resolver404, resolve
 
+from assistant import detectors
 from assistant.answering.events import Queued, Token
 from assistant.answering.prompt import DELIMITERS, Prompt
 from assistant.answering.steps import StepChecks
@@ -53,8 +54,8 @@ _TLDS = (
     "ca|au|in|ru|nl|es|it|ch|be|ly|gl|tv|cc|link|help|support|live|cloud|pro|page"
 )
 _DOMAIN = re.compile(rf"\b(?:[a-z0-9-]+\.)+(?:{_TLDS})\b(?:/[^\s)]*)?", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d\s().-]{5,}\d(?![\w.]*\d)")
+_EMAIL = detectors.EMAIL
+_PHONE = detectors.PHONE
 _PRICE = re.compile(
     r"[$€£¥]\s?\d[\d,.]*|\d[\d,.]*\s?(?:€|\$|£|eur\b|usd\b|gbp\b|dollars?\b|euros?\b)", re.I
 )

@@ -10,7 +10,7 @@ from assistant.models import CacheLevel, QueryStatus
 @dataclass
 class Outcome:
     id: str
-    question: str
+    question: str  # as typed (the log keeps it redacted and normalised: querylog.records)
     path: str
     audience: str
     visitor: str

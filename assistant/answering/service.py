@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 
@@ -33,11 +33,13 @@ from assistant.answering.outcome import Outcome
 from assistant.answering.prompt import Prompt, build_prompt
 from assistant.errors import ApiError
 from assistant.helpdocs.selectors import audience_for, guess_language, helpdoc_retrieve
-from assistant.helpdocs.text import normalise_question
 from assistant.models import CacheLevel, QueryStatus
 from assistant.querylog import log_writer
 from assistant.querylog import records as querylog
 from assistant.runtime import redis_async
+
+if TYPE_CHECKING:
+    from assistant.web.visitors import Visitor
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class Question:
     path: str
     hints: str
     user: Any  # a User or AnonymousUser, already loaded (None: an anonymous task)
-    visitor: str
+    visitor: "Visitor"
     endpoint: str  # "help", "stream" or "prefetch": for the log and the metrics
     language: str = ""
     rate_limited: bool = True  # False for the prefetch task,
@@ -118,7 +120,9 @@ class _Plan:
 
 def _resolved(q: Question) -> tuple[Resolved, Turn | None]:
     """The standalone question, from the server's record of the latest earlier turn."""
-    turns = querylog.turns_of(answer_ids=q.history, visitor=q.visitor) if q.history else []
+    turns = (
+        querylog.turns_of(answer_ids=q.history, visitor_ids=q.visitor.ids) if q.history else []
+    )
     earlier = Turn(*turns[-1]) if turns else None
     return resolve(q.question, earlier), earlier
 
@@ -160,10 +164,10 @@ async def ask(q: Question) -> Answer:
     language = q.language or guess_language(q.question)
     outcome = Outcome(
         id=str(uuid.uuid4()),
-        question=normalise_question(q.question)[:500],
+        question=q.question,
         path=q.path[:500],
         audience=audience,
-        visitor=q.visitor,
+        visitor=q.visitor.id,
         resolved=q.question,
     )
 
@@ -182,7 +186,7 @@ async def ask(q: Question) -> Answer:
     flight = await flights.current(plan.key)
     if flight is None and q.rate_limited:
         try:
-            await sync_to_async(ratelimit.check)(q.visitor)
+            await sync_to_async(ratelimit.check)(q.visitor.limit_key)
         except ratelimit.RateLimited:
             outcome.status = QueryStatus.RATE_LIMITED
             await _record(outcome, q.endpoint)

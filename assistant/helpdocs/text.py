@@ -7,6 +7,7 @@ docs' business, and meaning beyond shared words is not attempted here.
 """
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -107,7 +108,18 @@ _FRENCH = frozenset(
 _ENGLISH = frozenset(
     "the a an is are how to for in with i my your you what can it this that not do does".split()
 )
-_STEMMERS = {"en": snowballstemmer.stemmer("english"), "fr": snowballstemmer.stemmer("french")}
+# A stemmer keeps its state while it works: one per thread (two at once corrupt each other).
+_stemmers = threading.local()
+
+
+def _stemmer(language: str):
+    stemmers = getattr(_stemmers, "by_language", None)
+    if stemmers is None:
+        stemmers = _stemmers.by_language = {
+            "en": snowballstemmer.stemmer("english"),
+            "fr": snowballstemmer.stemmer("french"),
+        }
+    return stemmers.get(language, stemmers["en"])
 
 
 # The combining marks that NFKD splits from letters (accents, cedillas, diaereses…).
@@ -136,7 +148,7 @@ def stem(word: str, language: str = "en") -> str:
     """Snowball's stem of a folded word: "invoices", "invoicing" → "invoic"."""
     if word.isdigit():
         return word
-    stemmer = _STEMMERS.get(language, _STEMMERS["en"])
+    stemmer = _stemmer(language)
     # Twice: a plural's stem and its singular's then meet ("aliases" → "alias" → "alia").
     return stemmer.stemWord(stemmer.stemWord(word))
 

@@ -15,8 +15,12 @@ from assistant.backends.embedded import get_model
 from assistant.models import Audience, QueryLog
 from assistant.querylog import rollups
 from assistant.querylog.stats import top_questions_by_section
+from assistant.web.visitors import Visitor
 
 log = logging.getLogger(__name__)
+
+# The prefetch task asks as nobody in particular (it is neither logged nor rate limited).
+PREFETCH = Visitor("prefetch", ("prefetch",), "prefetch")
 
 
 def model_warm_up() -> dict:
@@ -56,7 +60,7 @@ def prefetch_common_questions(*, limit: int = 20, hours: int = 24) -> dict:
                     path=path,
                     hints="",
                     user=None,
-                    visitor="prefetch",
+                    visitor=PREFETCH,
                     endpoint="prefetch",
                     rate_limited=False,
                     logged=False,

@@ -1,21 +1,37 @@
 """The query log: one row per question (written in batches by log_writer), the widget's
 cache hits, and the readers' votes."""
 
+import re
 import uuid
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from assistant import metrics
+from assistant import detectors, metrics
+from assistant.helpdocs.text import normalise_question
 from assistant.models import CacheLevel, QueryLog, QueryStatus
 from assistant.querylog import log_writer
 
 if TYPE_CHECKING:  # the answering path writes here; the log does not import it back
+    from django.db.models import QuerySet
+
     from assistant.answering.outcome import Outcome
 
 
+_PLACEHOLDER = re.compile(r"\[(email|phone|iban|card|number)\]")
+
+
+def logged_question(typed: str) -> str:
+    """A question as the log keeps it: personal data replaced ([email], [phone]…, before
+    anything is written), case, spaces and punctuation ignored, the placeholders kept."""
+    marked = _PLACEHOLDER.sub(lambda m: f" zzredacted{m.group(1)} ", detectors.redact(typed))
+    normal = normalise_question(marked)
+    return re.sub(r"zzredacted(email|phone|iban|card|number)", r"[\1]", normal)[:500]
+
+
 def record_outcome(outcome: "Outcome", endpoint: str) -> None:
-    """Write the query log row and count the metrics; never fails the request."""
+    """Write the query log row (nothing a reader typed without its personal data replaced)
+    and count the metrics; never fails the request."""
     status = outcome.status or QueryStatus.ERROR
     metrics.REQUESTS.labels(endpoint, outcome.backend or "none", status).inc()
     if outcome.latency_ms is not None and outcome.backend:
@@ -26,8 +42,8 @@ def record_outcome(outcome: "Outcome", endpoint: str) -> None:
         id=outcome.id,
         created=timezone.now(),
         path=outcome.path,
-        question=outcome.question,
-        resolved=outcome.resolved_log,
+        question=logged_question(outcome.question),
+        resolved=detectors.redact(outcome.resolved_log),
         follow_up=outcome.follow_up,
         audience=outcome.audience,
         backend=outcome.backend,
@@ -52,9 +68,9 @@ def record_outcome(outcome: "Outcome", endpoint: str) -> None:
     log_writer.submit(row)
 
 
-def _issued_to(visitor: str, answer_ids: set[str]) -> dict[str, QueryLog]:
-    """The answers among `answer_ids` that the server gave to `visitor` (widget replays are
-    not answers the server gave)."""
+def _issued_to(visitor_ids: tuple[str, ...], answer_ids: set[str]) -> dict[str, QueryLog]:
+    """The answers among `answer_ids` that the server gave to the visitor of `visitor_ids`
+    (widget replays are not answers the server gave)."""
     ids = set()
     for answer_id in answer_ids:
         try:
@@ -63,7 +79,7 @@ def _issued_to(visitor: str, answer_ids: set[str]) -> dict[str, QueryLog]:
             continue
 
     def read() -> dict[str, QueryLog]:
-        rows = QueryLog.objects.filter(id__in=ids, visitor=visitor).exclude(
+        rows = QueryLog.objects.filter(id__in=ids, visitor__in=visitor_ids).exclude(
             cache_level=CacheLevel.WIDGET
         )
         return {str(row.id): row for row in rows}
@@ -76,11 +92,13 @@ def _issued_to(visitor: str, answer_ids: set[str]) -> dict[str, QueryLog]:
     return found
 
 
-def turns_of(*, answer_ids: tuple[str, ...], visitor: str) -> list[tuple[str, list[dict]]]:
+def turns_of(
+    *, answer_ids: tuple[str, ...], visitor_ids: tuple[str, ...]
+) -> list[tuple[str, list[dict]]]:
     """The earlier turns of a conversation, oldest first, as the server answered them (the
     standalone question, the sections it cited: [{"title", "url"}]): only answers it issued
     to `visitor` count (others are ignored, as widget hits are)."""
-    issued = _issued_to(visitor, set(answer_ids))
+    issued = _issued_to(visitor_ids, set(answer_ids))
     return [
         (row.resolved or row.question, list(row.sections or []))
         for row in (issued.get(answer_id) for answer_id in answer_ids)
@@ -88,12 +106,14 @@ def turns_of(*, answer_ids: tuple[str, ...], visitor: str) -> list[tuple[str, li
     ]
 
 
-def record_widget_hits(*, answer_ids: list[str], visitor: str) -> int:
+def record_widget_hits(
+    *, answer_ids: list[str], visitor: str, visitor_ids: tuple[str, ...] = ()
+) -> int:
     """Log the answers the widget replayed from its local cache, each as the answer the server
     issued under that id to this visitor: its question, page and docs come from the server's
     own row, so a hit can repeat an answer but never invent a question. Unknown or foreign ids
     are ignored and counted as rejected. Returns the hits logged."""
-    issued = _issued_to(visitor, set(answer_ids))
+    issued = _issued_to(visitor_ids or (visitor,), set(answer_ids))
     now = timezone.now()
     rows = [
         QueryLog(
@@ -123,15 +143,45 @@ def record_widget_hits(*, answer_ids: list[str], visitor: str) -> int:
     return len(rows)
 
 
-def feedback_record(*, answer_id: str, helpful: bool, visitor: str) -> bool:
+def feedback_record(*, answer_id: str, helpful: bool, visitor_ids: tuple[str, ...]) -> bool:
     """Set the answer's vote (one per answer: a new vote replaces it). False when there is no
     such answer for this visitor."""
     try:
         uuid.UUID(answer_id)
     except ValueError:
         return False
-    rows = QueryLog.objects.filter(id=answer_id, visitor=visitor)
+    rows = QueryLog.objects.filter(id=answer_id, visitor__in=visitor_ids)
     if not rows.update(helpful=helpful):
         # The row may still wait in this process's batch.
         return log_writer.flush() > 0 and rows.update(helpful=helpful) > 0
     return True
+
+
+def visitor_rows(*, user_pk) -> "QuerySet[QueryLog]":
+    """A signed-in user's query-log rows (their questions, answers' records and votes)."""
+    from assistant.web.visitors import user_id
+
+    return QueryLog.objects.filter(visitor=user_id(user_pk))
+
+
+def visitor_rows_delete(*, user_pk) -> int:
+    """Erase a user's rows (a batch still waiting is written first, then erased too)."""
+    log_writer.flush()
+    return visitor_rows(user_pk=user_pk).delete()[0]
+
+
+def visitor_export(*, user_pk) -> list[dict]:
+    """A user's questions, as the log keeps them, oldest first."""
+    log_writer.flush()
+    return [
+        {
+            "asked": row.created.isoformat(),
+            "question": row.question,
+            "resolved": row.resolved,
+            "page": row.path,
+            "answered_by": row.backend,
+            "sources": row.sections,
+            "helpful": row.helpful,
+        }
+        for row in visitor_rows(user_pk=user_pk).order_by("created")
+    ]

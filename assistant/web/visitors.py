@@ -1,14 +1,98 @@
-"""Who asks: a stable, anonymous visitor id for rate limits, votes and the query log."""
+"""Who asks, without storing who: keyed hashes that can't be reversed.
+
+- A signed-in user's id is an HMAC of their primary key with a secret of the deployment
+  (derived from SECRET_KEY): stable, so their questions can be found, exported and deleted.
+- An anonymous reader's id is an HMAC of their IP address with a key of the day: a random
+  key made on the day's first question, kept in the cache (never in the database), dropped
+  the day after. A database dump can't be reversed by hashing every IPv4 address, and one
+  reader's days can't be linked; distinct visitors per day still count right.
+- Votes, widget hits and follow-ups name an answer given to the same visitor: an answer given
+  just before midnight still matches after it (the day before's key is kept for a day more).
+- Rate limits count under another keyed id, stable across days and never written to the
+  database (a reader gets no fresh budget at midnight).
+"""
 
 import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
 
 from assistant import conf
 
+log = logging.getLogger(__name__)
 
-def visitor_of(user, client_ip: str) -> str:
-    """Who asks, for rate limits and votes: the user, or the IP of an anonymous reader."""
-    ident = f"u:{user.pk}" if user is not None and user.is_authenticated else f"ip:{client_ip}"
-    return hashlib.sha256(ident.encode()).hexdigest()[:32]
+DAY_KEY = "assistant:visitor-key:{day}"
+# A day's key lives through the next day too: answers given before midnight can be voted on
+# after it; past that, it is gone, and that day's ids with it.
+DAY_KEY_TTL = 2 * 86400
+_local_keys: dict[date, bytes] = {}  # when the cache is down: per process, for the day
+
+
+@dataclass(frozen=True)
+class Visitor:
+    id: str  # what the query log keeps
+    ids: tuple[str, ...]  # the ids their recent answers carry (today's, the day before's)
+    limit_key: str  # rate limits: never written to the database
+
+
+def _secret(purpose: str) -> bytes:
+    return hashlib.sha256(f"helpdesk:{purpose}:{settings.SECRET_KEY}".encode()).digest()
+
+
+def _hash(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def now() -> datetime:
+    """The time the day's key follows (a function: the tests hold it at midnight)."""
+    return timezone.now()
+
+
+def day_key(day: date) -> bytes | None:
+    """The key of `day`, made on first use, shared through the cache; None once it is gone
+    (only today's is made)."""
+    name = DAY_KEY.format(day=day.isoformat())
+    try:
+        key = cache.get(name)
+        if key is None and day == now().date():
+            cache.add(name, secrets.token_hex(32), DAY_KEY_TTL)
+            key = cache.get(name)
+    except Exception as exc:  # a cache outage: a key of this process
+        log.warning("visitor key from the cache failed: %s", exc)
+        key = None
+    if key is None and day == now().date():
+        if day not in _local_keys:
+            _local_keys.clear()
+            _local_keys[day] = secrets.token_bytes(32)
+        return _local_keys[day]
+    return bytes.fromhex(key) if isinstance(key, str) else key
+
+
+def user_id(pk) -> str:
+    """A signed-in user's id in the query log (stable: export and erasure find it)."""
+    return _hash(_secret("user"), f"u:{pk}")
+
+
+def visitor_of(user, client_ip: str) -> Visitor:
+    """Who asks, for rate limits, votes and the query log: the user, or the IP address of an
+    anonymous reader, as keyed hashes."""
+    limit_key = _hash(_secret("rate-limit"), f"ip:{client_ip}")
+    if user is not None and user.is_authenticated:
+        ident = user_id(user.pk)
+        return Visitor(ident, (ident,), _hash(_secret("rate-limit"), f"u:{user.pk}"))
+    today = now().date()
+    ids = []
+    for day in (today, today - timedelta(days=1)):
+        key = day_key(day)
+        if key is not None:
+            ids.append(_hash(key, f"ip:{client_ip}"))
+    return Visitor(ids[0], tuple(ids), limit_key)
 
 
 def client_ip(meta: dict) -> str:
