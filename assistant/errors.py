@@ -1,6 +1,7 @@
 """Every API error is JSON from here: {"error": {"code", "message"}}."""
 
 from django.http import JsonResponse
+from django.utils.translation import gettext
 
 
 class ApiError(Exception):
@@ -30,7 +31,8 @@ def is_api_path(path: str) -> bool:
 def csrf_failure(request, reason: str = "", template_name: str = "403_csrf.html"):
     """CSRF failures under /assistant/api/ answer JSON; elsewhere Django's own page."""
     if is_api_path(request.path):
-        return error_response(403, "csrf_failed", f"CSRF verification failed: {reason}")
+        message = gettext("The page is out of date: reload it and ask again.")
+        return error_response(403, "csrf_failed", f"{message} ({reason})")
     from django.views.csrf import csrf_failure as default
 
     return default(request, reason=reason, template_name=template_name)
@@ -41,7 +43,7 @@ def bad_request(request, exception=None):
     from django.views.defaults import bad_request as default
 
     if is_api_path(request.path):
-        return error_response(400, "bad_request", "The request was malformed.")
+        return error_response(400, "bad_request", gettext("The request was malformed."))
     return default(request, exception)
 
 
@@ -49,5 +51,5 @@ def server_error(request):
     from django.views.defaults import server_error as default
 
     if is_api_path(request.path):
-        return error_response(500, "internal", "Something went wrong on our side.")
+        return error_response(500, "internal", gettext("Something went wrong on our side."))
     return default(request)

@@ -6,8 +6,9 @@ from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import Http404
-from django.middleware import clickjacking, common, csrf, security
+from django.middleware import clickjacking, common, csrf, locale, security
 from django.middleware.gzip import GZipMiddleware as DjangoGZipMiddleware
+from django.utils.translation import gettext
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from assistant.errors import ApiError, error_response, from_exception, is_api_path
@@ -86,14 +87,13 @@ class ApiErrorMiddleware(_SyncAndAsync):
         ):
             return response
         if response.status_code == 404:
-            return error_response(404, "not_found", "No such endpoint.")
+            return error_response(404, "not_found", gettext("No such endpoint."))
         if response.status_code == 405:
             allowed = response.get("Allow", "")
-            return error_response(
-                405, "method_not_allowed", f"Use {allowed or 'another method'}.", {"Allow": allowed}
-            )
+            message = gettext("Use {method}.").format(method=allowed or gettext("another method"))
+            return error_response(405, "method_not_allowed", message, {"Allow": allowed})
         if response.status_code >= 400:
-            return error_response(response.status_code, "error", "The request failed.")
+            return error_response(response.status_code, "error", gettext("The request failed."))
         return response
 
     def process_exception(self, request, exception):
@@ -102,9 +102,9 @@ class ApiErrorMiddleware(_SyncAndAsync):
         if isinstance(exception, ApiError):
             return from_exception(exception)
         if isinstance(exception, Http404):
-            return error_response(404, "not_found", "Not found.")
+            return error_response(404, "not_found", gettext("Not found."))
         log.exception("unhandled error under the API", exc_info=exception)
-        return error_response(500, "internal", "Something went wrong on our side.")
+        return error_response(500, "internal", gettext("Something went wrong on our side."))
 
 
 class _GZipMiddleware(DjangoGZipMiddleware):
@@ -179,6 +179,8 @@ class MessageMiddleware(messages.MessageMiddleware):
 SecurityMiddleware = on_the_loop(security.SecurityMiddleware)
 GZipMiddleware = on_the_loop(_GZipMiddleware)
 CommonMiddleware = on_the_loop(common.CommonMiddleware)
+# Reads the language cookie and Accept-Language, sets Content-Language: no I/O.
+LocaleMiddleware = on_the_loop(locale.LocaleMiddleware)
 CsrfViewMiddleware = on_the_loop(csrf.CsrfViewMiddleware)
 AuthenticationMiddleware = on_the_loop(auth.AuthenticationMiddleware)
 XFrameOptionsMiddleware = on_the_loop(clickjacking.XFrameOptionsMiddleware)

@@ -8,6 +8,7 @@ from contextlib import aclosing
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -15,7 +16,12 @@ from assistant import conf, metrics
 from assistant.answering import ratelimit
 from assistant.answering.service import Answer, Question, ask
 from assistant.errors import ApiError, error_response
-from assistant.helpdocs.selectors import audience_for, helpdoc_html, visible_audiences
+from assistant.helpdocs.selectors import (
+    audience_for,
+    guess_language,
+    helpdoc_html,
+    visible_audiences,
+)
 from assistant.models import HelpDoc
 from assistant.ops import health
 from assistant.querylog.records import feedback_record, record_widget_hits
@@ -29,6 +35,13 @@ def _visitor(request: HttpRequest) -> Visitor:
     return visitor_of(request.user, client_ip(request.META))
 
 
+def language_of(question: str, given: str, request: HttpRequest) -> str:
+    """The language to answer in: the one given (`lang`), else what the question's words
+    show, else the page's (Django's LocaleMiddleware: the reader's cookie or browser)."""
+    page = (getattr(request, "LANGUAGE_CODE", "") or "en").split("-")[0]
+    return given or guess_language(question, default=page)
+
+
 async def _question(request: HttpRequest, endpoint: str) -> Question:
     data = help_input(request)
     user = await request.auser()
@@ -36,7 +49,7 @@ async def _question(request: HttpRequest, endpoint: str) -> Question:
         question=data.question,
         path=data.path,
         hints=data.hints,
-        language=data.language,
+        language=language_of(data.question, data.language, request),
         history=data.history,
         user=user,
         visitor=visitor_of(user, client_ip(request.META)),
@@ -80,7 +93,7 @@ def feedback_view(request: HttpRequest) -> HttpResponse:
     answer_id, helpful = feedback_input(request)
     visitor = _visitor(request)
     if not feedback_record(answer_id=answer_id, helpful=helpful, visitor_ids=visitor.ids):
-        raise ApiError(404, "not_found", "No such answer.")
+        raise ApiError(404, "not_found", gettext("No such answer."))
     return HttpResponse(status=204)
 
 
@@ -107,11 +120,12 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
         if not token or not hmac.compare_digest(auth[7:].strip(), token):
-            return error_response(403, "forbidden", "Invalid metrics token.")
+            return error_response(403, "forbidden", gettext("Invalid metrics token."))
     elif not request.user.is_authenticated:
-        return error_response(401, "unauthorized", "Staff session or bearer token required.")
+        message = gettext("Staff session or bearer token required.")
+        return error_response(401, "unauthorized", message)
     elif not request.user.is_staff:
-        return error_response(403, "forbidden", "Staff only.")
+        return error_response(403, "forbidden", gettext("Staff only."))
     body, content_type = metrics.render()
     return HttpResponse(body, content_type=content_type)
 

@@ -58,6 +58,8 @@ MIDDLEWARE = [
     # Django's GZip, except for event streams (it would hold tokens back).
     "assistant.middleware.GZipMiddleware",
     "assistant.middleware.SessionMiddleware",
+    # The reader's language: the language cookie (the demo's switch), else Accept-Language.
+    "assistant.middleware.LocaleMiddleware",
     "assistant.middleware.CommonMiddleware",
     "assistant.middleware.CsrfViewMiddleware",
     "assistant.middleware.AuthenticationMiddleware",
@@ -83,6 +85,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -179,7 +182,10 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The widget, its server texts and the demo site, in English and French (locale/).
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

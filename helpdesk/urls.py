@@ -14,6 +14,8 @@ handler500 = "assistant.errors.server_error"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("assistant/", include("assistant.urls")),
+    # The demo site's language switch (Django's set_language: it sets the language cookie).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", demo.home, name="home"),
     path("clients/", demo.clients, name="clients"),
     path("clients/new/", demo.client_new, name="client-new"),

@@ -2,12 +2,14 @@ import json
 import os
 import socket
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connections
 from django.test import AsyncClient
 
 from assistant.answering import admission, flight
@@ -17,7 +19,7 @@ from assistant.backends.base import Backend, BackendError
 from assistant.helpdocs import selectors
 from assistant.runtime import redis_async
 from tests.canned_server import CannedServer
-from tests.live_server import LiveGunicorn, db_url
+from tests.live_server import CHROMIUM, CHROMIUM_FLAGS, LiveGunicorn, db_url
 from tests.ollama_standin import OllamaStandIn
 
 IN_CI = bool(os.environ.get("CI"))
@@ -346,3 +348,56 @@ def _live_app(live_docs, standin, redis_url):
     server = LiveGunicorn(live_env(standin, redis_url))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright, for a module's tests."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("make test installs Debian's chromium; it is missing")
+        pytest.skip("no /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the tests' own database work
+    # (the django_db transaction) is sync code that Django would then refuse.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+        # With that loop running, Django keeps this thread's connections apart from the
+        # ones it had before (async storage): closed here, or the suite could not drop its
+        # test database at the end ("being accessed by other users").
+        connections.close_all()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+STREAM = "/assistant/api/help/stream/"
+
+
+def _csp_violations(message) -> bool:
+    return message.type == "error" and "Content Security Policy" in message.text
+
+
+@pytest.fixture
+def page(live_app, standin, browser):
+    """A page of its own. Every test using it also fails on any Content-Security-Policy
+    violation: Chromium reports each one on the console."""
+    standin.reset()
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    pg = context.new_page()
+    pg.stream_requests = []
+    pg.failed = []
+    pg.dialogs = []
+    pg.csp_violations = []
+    pg.on("request", lambda r: STREAM in r.url and pg.stream_requests.append(r))
+    pg.on("requestfailed", lambda r: pg.failed.append((r.url, r.failure)))
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.on("console", lambda m: _csp_violations(m) and pg.csp_violations.append(m.text))
+    pg.base = live_app.url
+    yield pg
+    context.close()
+    assert not pg.csp_violations, pg.csp_violations
+
+

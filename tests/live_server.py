@@ -112,3 +112,25 @@ def ask_as_you_type(page, url_pattern: str) -> None:
         route.fulfill(response=response, body=body)
 
     page.route(re.compile(url_pattern), live)
+
+
+# --- the widget in a browser page (the `page` fixture) ----------------------------------
+
+def open_widget(page, path="/invoices/"):
+    page.goto(page.base + path)
+    page.click(".hd-launcher")
+    page.wait_for_selector(".hd-input:focus")
+
+
+def ask_in_widget(page, question):
+    page.fill(".hd-input", question)
+    page.press(".hd-input", "Enter")
+
+
+def rendered(tokens) -> str:
+    """The answer's text as the widget shows it: **labels** rendered bold."""
+    return "".join(tokens).replace("**", "")
+
+
+def wait_answered(page):
+    page.wait_for_selector(".hd-feedback:not([hidden])", timeout=15000)

@@ -1,14 +1,16 @@
 """The widget in real headless Chromium (Debian's), driven by Playwright, against gunicorn."""
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
-from django.db import connections
 
-from tests.live_server import CHROMIUM, CHROMIUM_FLAGS, ask_as_you_type
+from tests.live_server import ask_as_you_type
+from tests.live_server import ask_in_widget as _ask
+from tests.live_server import open_widget as _open
+from tests.live_server import rendered as _rendered
+from tests.live_server import wait_answered as _wait_answered
 from tests.ollama_standin import GROUNDED_TOKENS
 
 STREAM = "/assistant/api/help/stream/"
@@ -16,73 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # django_db: the test database must exist for the live app (see test_live.py).
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("make test installs Debian's chromium; it is missing")
-        pytest.skip("no /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the tests' own database work
-    # (the django_db transaction) is sync code that Django would then refuse.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
-        # With that loop running, Django keeps this thread's connections apart from the
-        # ones it had before (async storage): closed here, or the suite could not drop its
-        # test database at the end ("being accessed by other users").
-        connections.close_all()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-
-
-def _csp_violations(message) -> bool:
-    return message.type == "error" and "Content Security Policy" in message.text
-
-
-@pytest.fixture
-def page(live_app, standin, browser):
-    """A page of its own. Every test using it also fails on any Content-Security-Policy
-    violation: Chromium reports each one on the console."""
-    standin.reset()
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
-    pg = context.new_page()
-    pg.stream_requests = []
-    pg.failed = []
-    pg.dialogs = []
-    pg.csp_violations = []
-    pg.on("request", lambda r: STREAM in r.url and pg.stream_requests.append(r))
-    pg.on("requestfailed", lambda r: pg.failed.append((r.url, r.failure)))
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-    pg.on("console", lambda m: _csp_violations(m) and pg.csp_violations.append(m.text))
-    pg.base = live_app.url
-    yield pg
-    context.close()
-    assert not pg.csp_violations, pg.csp_violations
-
-
-def _open(page, path="/invoices/"):
-    page.goto(page.base + path)
-    page.click(".hd-launcher")
-    page.wait_for_selector(".hd-input:focus")
-
-
-def _ask(page, question):
-    page.fill(".hd-input", question)
-    page.press(".hd-input", "Enter")
-
-
-def _rendered(tokens) -> str:
-    """The answer's text as the widget shows it: **labels** rendered bold."""
-    return "".join(tokens).replace("**", "")
-
-
-def _wait_answered(page):
-    page.wait_for_selector(".hd-feedback:not([hidden])", timeout=15000)
 
 
 def test_live_typing_sends_exactly_one_request(page, standin):
@@ -261,7 +196,7 @@ def test_feedback_is_recorded(page, standin):
     _ask(page, "How do I export invoices?")
     _wait_answered(page)
     with page.expect_response(lambda r: "/assistant/api/feedback/" in r.url) as info:
-        page.click("[aria-label='Helpful']")
+        page.click(".hd-vote >> nth=0")
     assert info.value.status == 204
     page.wait_for_function(
         "() => document.querySelector('.hd-status').textContent.includes('Thanks')"
@@ -279,7 +214,7 @@ def test_screenshot_of_the_open_widget(page, standin, tmp_path):
     _open(page)
     _ask(page, "How do I create an invoice?")
     _wait_answered(page)
-    # Not into the tracked docs/widget.png: a test never writes a file the developer owns.
+    # Not into the tracked docs/*.png (bench/a11y.py): a test never writes the developer's files.
     out = tmp_path / "widget.png"
     page.screenshot(path=str(out))
     assert out.stat().st_size > 10_000

@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import ClassVar
 
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
+
 
 class Kind(StrEnum):
     QUEUED = "queued"
@@ -91,9 +94,31 @@ def decode(kind: str, data: str | bytes) -> Event:
 ERROR_STATUS = {"unavailable": 503}
 
 
-def interrupted() -> Error:
-    return Error("upstream_error", "The answer was interrupted. Please ask again.")
+# The errors that end an answer, by code; written in the answer's language.
+_MESSAGES = {
+    "upstream_error": gettext_noop("The answer was interrupted. Please ask again."),
+    "unavailable": gettext_noop("No answer could be produced right now."),
+    "internal": gettext_noop("The answer failed."),
+    "cancelled": gettext_noop("The request was cancelled."),
+}
 
 
-def unavailable() -> Error:
-    return Error("unavailable", "No answer could be produced right now.")
+def ending(code: str, language: str = "") -> Error:
+    with translation.override(language or translation.get_language()):
+        return Error(code, gettext(_MESSAGES[code]))
+
+
+def interrupted(language: str = "") -> Error:
+    return ending("upstream_error", language)
+
+
+def unavailable(language: str = "") -> Error:
+    return ending("unavailable", language)
+
+
+def failed(language: str = "") -> Error:
+    return ending("internal", language)
+
+
+def cancelled(language: str = "") -> Error:
+    return ending("cancelled", language)

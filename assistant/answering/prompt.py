@@ -100,6 +100,15 @@ def conversation(earlier: "Turn | None") -> str:
     return f"<conversation>\n{as_data(text)}\n</conversation>\n"
 
 
+def _readers_language_first(hits: list[Hit], language: str) -> list[Hit]:
+    """A section in another language than the reader's belongs only where theirs has none:
+    when the best section is in their language, the others go (from the prompt and the
+    sources); when it isn't, it and its language stay."""
+    if hits and hits[0].passage.language == language:
+        return [h for h in hits if h.passage.language == language]
+    return hits
+
+
 def build_prompt(
     *,
     question: str,
@@ -113,7 +122,9 @@ def build_prompt(
     with at most HELP_MAX_DOCS_CHARS of docs and HELP_MAX_HINTS_CHARS of page hints. A
     question the docs don't cover gets no passages: its sources are the near matches
     ("maybe related")."""
-    hits = retrieval.hits if retrieval.covered else retrieval.related
+    hits = _readers_language_first(
+        retrieval.hits if retrieval.covered else retrieval.related, language
+    )
     chosen = select_passages(hits, retrieval, int(conf.get("HELP_MAX_DOCS_CHARS")))
     docs_text = "\n".join(as_data(text) for _, text in chosen) or "(no matching docs)"
     hints_text = as_data(truncate_words(hints or "", int(conf.get("HELP_MAX_HINTS_CHARS"))))

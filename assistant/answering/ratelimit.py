@@ -5,6 +5,7 @@ HELP_HITS_RATE_LIMIT for the widget's hit reports."""
 import time
 
 from django.core.cache import cache
+from django.utils.translation import gettext
 
 from assistant import conf
 from assistant.errors import ApiError
@@ -12,10 +13,15 @@ from assistant.errors import ApiError
 
 class RateLimited(ApiError):
     def __init__(self, retry_after: int, what: str = "questions"):
+        message = (
+            gettext("Too many questions; try again in {seconds} s.")
+            if what == "questions"
+            else gettext("Too many reports; try again in {seconds} s.")
+        )
         super().__init__(
             429,
             "rate_limited",
-            f"Too many {what}; try again in {retry_after} s.",
+            message.format(seconds=retry_after),
             {"Retry-After": str(retry_after)},
         )
         self.retry_after = retry_after

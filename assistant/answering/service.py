@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
+from django.utils import translation
 
 from assistant import backends, conf, metrics
 from assistant.answering import answer_cache, ratelimit
@@ -25,6 +26,8 @@ from assistant.answering.events import (
     Event,
     Meta,
     Token,
+    cancelled,
+    failed,
     interrupted,
     unavailable,
 )
@@ -186,7 +189,8 @@ async def ask(q: Question) -> Answer:
     flight = await flights.current(plan.key)
     if flight is None and q.rate_limited:
         try:
-            await sync_to_async(ratelimit.check)(q.visitor.limit_key)
+            with translation.override(language):
+                await sync_to_async(ratelimit.check)(q.visitor.limit_key)
         except ratelimit.RateLimited:
             outcome.status = QueryStatus.RATE_LIMITED
             await _record(outcome, q.endpoint)
@@ -205,7 +209,7 @@ async def ask(q: Question) -> Answer:
             _start_producer(flight, plan.key, prompt)
         except BaseException:
             # Release the flight, or identical questions would wait on it for nothing.
-            await flight.publish(Error("internal", "The answer failed."))
+            await flight.publish(failed(language))
             await flight.finish()
             raise
     else:
@@ -279,10 +283,10 @@ async def _produce(flight: flights.Flight, key: str, prompt: Prompt) -> None:
                     await flight.finish()  # the next identical question reads the cache
                 await flight.publish(event)
     except asyncio.CancelledError:
-        await flight.publish(Error("cancelled", "The request was cancelled."))
+        await flight.publish(cancelled(prompt.language))
     except Exception:
         log.exception("answer producer failed")
-        await flight.publish(Error("internal", "The answer failed."))
+        await flight.publish(failed(prompt.language))
     finally:
         await flight.finish()
 
@@ -338,10 +342,10 @@ async def _follow(flight: flights.AnyFlight, leader: bool, prompt: Prompt) -> As
         except redis_async.ERRORS:
             log.warning("could not leave the flight")
     if sent:
-        yield interrupted()
+        yield interrupted(prompt.language)
         return
     if "docs" not in conf.backends():
-        yield unavailable()
+        yield unavailable(prompt.language)
         return
     async for event in backends.docs_answer(prompt):
         yield event

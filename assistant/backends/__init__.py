@@ -99,7 +99,7 @@ async def generate(prompt: Prompt) -> AsyncIterator[Event]:
             if backend.guarded:
                 await breaker.afailure(backend.name)
             if sent:
-                yield interrupted()
+                yield interrupted(prompt.language)
                 return
             continue
         if backend.guarded:
@@ -112,7 +112,7 @@ async def generate(prompt: Prompt) -> AsyncIterator[Event]:
             prompt_chars=prompt.chars,
         )
         return
-    yield unavailable()
+    yield unavailable(prompt.language)
 
 
 async def docs_answer(prompt: Prompt, report: GuardReport | None = None) -> AsyncIterator[Event]:

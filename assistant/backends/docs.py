@@ -3,6 +3,9 @@ Always answers; also what the reader gets when the grounding guard rejects a mod
 
 from collections.abc import AsyncIterator
 
+from django.utils import translation
+from django.utils.translation import gettext
+
 from assistant import conf
 from assistant.answering.events import Token, Usage
 from assistant.answering.grounding import screen_quote
@@ -11,19 +14,17 @@ from assistant.backends.base import Backend
 from assistant.helpdocs.excerpts import as_markdown, excerpt
 from assistant.helpdocs.parsing import Block
 
-TEXTS = {
-    "en": {
-        "from": "From [{title}]({url}):",
-        "not_covered": "The help docs don't cover this yet. Try other words, or contact support.",
-        "related": "Maybe related:",
-    },
-    "fr": {
-        "from": "D'après [{title}]({url}) :",
-        "not_covered": "L'aide ne couvre pas encore cette question. "
-        "Essayez d'autres mots ou contactez le support.",
-        "related": "Peut-être utile :",
-    },
-}
+
+def _texts(language: str) -> dict[str, str]:
+    """The docs answer's own words, in the answer's language (the catalog: locale/)."""
+    with translation.override(language or "en"):
+        return {
+            "from": gettext("From [{title}]({url}):"),
+            "not_covered": gettext(
+                "The help docs don't cover this yet. Try other words, or contact support."
+            ),
+            "related": gettext("Maybe related:"),
+        }
 
 
 def _quoted(blocks: list[Block]) -> list[Block]:
@@ -41,7 +42,7 @@ def docs_answer(prompt: Prompt) -> str:
     """The covering sections' passages that answer, as the doc writes them (its steps and
     **labels**), each under "From [heading path](link to the section)"; when the docs don't
     cover the question, saying so, with at most two near matches."""
-    texts = TEXTS.get(prompt.language, TEXTS["en"])
+    texts = _texts(prompt.language)
     if not prompt.covered or not prompt.sections:
         lines = [texts["not_covered"]]
         if prompt.sources:

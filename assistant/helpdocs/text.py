@@ -101,12 +101,17 @@ SYNONYMS = {
     "passe": "password",
 }
 
+# Function words that tell the two languages apart (none is both).
 _FRENCH = frozenset(
     """le la les des une un est sont comment pour dans avec je mon ma mes votre vos vous nous
-    ne pas du au aux ce cette sur et ou peut pouvez puis depuis quand""".split()
+    ne pas du au aux ce cette ces sur et ou peut pouvez puis depuis quand quel quelle quels
+    quelles il elle ils elles qui que quoi sans chez mais donc car leur leurs sont suis ai
+    faire fait faut dois doit puis-je est-ce""".split()
 )
 _ENGLISH = frozenset(
-    "the a an is are how to for in with i my your you what can it this that not do does".split()
+    """the a an is are how to for in with i my your you what can it this that not do does
+    where when which who why will would should could there their they we our of and or
+    from have has""".split()
 )
 # A stemmer keeps its state while it works: one per thread (two at once corrupt each other).
 _stemmers = threading.local()
@@ -136,11 +141,12 @@ def normalise_question(question: str) -> str:
     return " ".join(_WORD.findall(fold(question)))
 
 
-def guess_language(text: str) -> str:
-    words = fold(text).split()
+def guess_language(text: str, default: str = "en") -> str:
+    """"fr" or "en" by the text's function words; `default` when they don't tell."""
+    words = _WORD.findall(fold(text))
     fr = sum(w in _FRENCH for w in words)
     en = sum(w in _ENGLISH for w in words)
-    return "fr" if fr > en else "en"
+    return "fr" if fr > en else "en" if en > fr else default
 
 
 @lru_cache(maxsize=100_000)

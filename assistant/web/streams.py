@@ -6,6 +6,8 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from django.utils.translation import gettext
+
 from assistant import conf, metrics
 from assistant.errors import ApiError
 
@@ -20,7 +22,7 @@ class Busy(ApiError):
         super().__init__(
             503,
             "busy",
-            "Too many answers are streaming right now; try again in a few seconds.",
+            gettext("Too many answers are streaming right now; try again in a few seconds."),
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from assistant import conf
 from assistant.errors import ApiError
@@ -33,7 +34,8 @@ MAX_BODY_BYTES = 256 * 1024
 
 
 def _too_large() -> ApiError:
-    return ApiError(413, "too_large", f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    message = gettext("The body is larger than {size} bytes.").format(size=MAX_BODY_BYTES)
+    return ApiError(413, "too_large", message)
 
 
 def json_object(request: HttpRequest) -> dict:
@@ -46,13 +48,13 @@ def json_object(request: HttpRequest) -> dict:
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise _invalid("The body is not valid UTF-8.") from exc
+        raise _invalid(gettext("The body is not valid UTF-8.")) from exc
     except RecursionError as exc:  # nesting deeper than the parser's stack
-        raise _invalid("The body is nested too deeply.") from exc
+        raise _invalid(gettext("The body is nested too deeply.")) from exc
     except ValueError as exc:
-        raise _invalid("The body is not valid JSON.") from exc
+        raise _invalid(gettext("The body is not valid JSON.")) from exc
     if not isinstance(body, dict):
-        raise _invalid("The body must be a JSON object.")
+        raise _invalid(gettext("The body must be a JSON object."))
     return body
 
 
@@ -61,7 +63,7 @@ def _optional_str(body: dict, name: str, limit: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _invalid(f"'{name}' must be a string.")
+        raise _invalid(gettext("'{name}' must be a string.").format(name=name))
     return value[:limit]
 
 
@@ -69,15 +71,17 @@ def help_input(request: HttpRequest) -> HelpInput:
     body = json_object(request)
     question = body.get("question")
     if question is None:
-        raise _invalid("'question' is required.")
+        raise _invalid(gettext("'question' is required."))
     if not isinstance(question, str):
-        raise _invalid("'question' must be a string.")
+        raise _invalid(gettext("'question' must be a string."))
     question = question.strip()
     if not question:
-        raise _invalid("'question' is empty.")
+        raise _invalid(gettext("'question' is empty."))
     limit = int(conf.get("HELP_MAX_QUESTION_CHARS"))
     if len(question) > limit:
-        raise _invalid(f"'question' is longer than {limit} characters.")
+        raise _invalid(
+            gettext("'question' is longer than {limit} characters.").format(limit=limit)
+        )
     path = _optional_str(body, "path", 500) or "/"
     if not path.startswith("/"):
         path = "/" + path
@@ -96,16 +100,24 @@ def _history(value, limit: int) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or len(value) > MAX_TURNS:
-        raise _invalid(f"'history' must be a list of at most {MAX_TURNS} turns.")
+        raise _invalid(
+            gettext("'history' must be a list of at most {turns} turns.").format(turns=MAX_TURNS)
+        )
     ids = []
     for turn in value:
         if not isinstance(turn, dict):
-            raise _invalid("Each turn of 'history' must be an object with 'question' and 'id'.")
+            raise _invalid(
+                gettext("Each turn of 'history' must be an object with 'question' and 'id'.")
+            )
         question, answer_id = turn.get("question", ""), turn.get("id", "")
         if not isinstance(question, str) or not isinstance(answer_id, str):
-            raise _invalid("A turn's 'question' and 'id' must be strings.")
+            raise _invalid(gettext("A turn's 'question' and 'id' must be strings."))
         if len(question) > limit:
-            raise _invalid(f"A turn's 'question' is longer than {limit} characters.")
+            raise _invalid(
+                gettext("A turn's 'question' is longer than {limit} characters.").format(
+                    limit=limit
+                )
+            )
         if answer_id:
             ids.append(answer_id[:64])
     return tuple(ids)
@@ -115,9 +127,9 @@ def feedback_input(request: HttpRequest) -> tuple[str, bool]:
     body = json_object(request)
     answer_id, helpful = body.get("id"), body.get("helpful")
     if not isinstance(answer_id, str) or not answer_id:
-        raise _invalid("'id' must be the answer's id.")
+        raise _invalid(gettext("'id' must be the answer's id."))
     if not isinstance(helpful, bool):
-        raise _invalid("'helpful' must be true or false.")
+        raise _invalid(gettext("'helpful' must be true or false."))
     return answer_id, helpful
 
 
@@ -127,10 +139,10 @@ def widget_hits_input(request: HttpRequest) -> list[str]:
     body = json_object(request)
     hits = body.get("hits")
     if not isinstance(hits, list) or len(hits) > 50:
-        raise _invalid("'hits' must be a list of at most 50 items.")
+        raise _invalid(gettext("'hits' must be a list of at most 50 items."))
     ids = []
     for item in hits:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            raise _invalid("Each hit needs the 'id' of the answer it replayed.")
+            raise _invalid(gettext("Each hit needs the 'id' of the answer it replayed."))
         ids.append(item["id"][:64])
     return ids

@@ -4,6 +4,38 @@ import { renderMarkdown } from "./render.js";
 
 const root = document.getElementById("helpdesk-widget");
 
+// The widget's texts, in the page's language: rendered by the template tag as JSON data.
+const textsNode = document.getElementById("helpdesk-widget-texts");
+const T = textsNode ? JSON.parse(textsNode.textContent) : {};
+
+function t(key, values = {}) {
+  return String(T[key] || key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+// Icons drawn inline (SVG paths): they render without any emoji font, and hide from screen
+// readers, which read the button's label instead.
+const SVG = "http://www.w3.org/2000/svg";
+const ICONS = {
+  help: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20Zm0 15.5a1.25 1.25 0 1 1 0-2.5 1.25 1.25 0 0 1 0 2.5Zm1.2-4.6V14h-2.4v-2c0-1 .6-1.5 1.3-2 .6-.4 1.1-.8 1.1-1.5a1.2 1.2 0 0 0-2.4 0H8.4a3.6 3.6 0 0 1 7.2 0c0 1.6-1 2.4-1.8 2.9-.4.3-.6.5-.6.5Z",
+  up: "M2 21h4V9H2v12Zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2Z",
+  down: "M22 3h-4v12h4V3ZM2 14a2 2 0 0 0 2 2h6.3l-1 4.6v.3c0 .4.2.8.4 1.1l1.1 1 6.6-6.6c.4-.4.6-.9.6-1.4V5a2 2 0 0 0-2-2H7c-.8 0-1.5.5-1.8 1.2l-3 7.1c-.1.2-.2.5-.2.7v2Z",
+};
+
+function icon(name) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "16");
+  svg.setAttribute("height", "16");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  svg.classList.add("hd-icon");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", ICONS[name]);
+  path.setAttribute("fill", "currentColor");
+  svg.append(path);
+  return svg;
+}
+
 function normalise(text) {
   return text
     .toLowerCase()
@@ -64,8 +96,8 @@ function pageHints(maxNodes = 40, maxChars = 1000) {
 /** "2 questions ahead of yours…": the server's queue for a model slot, as a reader sees it. */
 function queuedMessage(position) {
   const ahead = Math.max(0, (position || 1) - 1);
-  if (ahead === 0) return "Yours is the next question for the assistant…";
-  return `${ahead} question${ahead === 1 ? "" : "s"} ahead of yours…`;
+  if (ahead === 0) return t("next_in_queue");
+  return ahead === 1 ? t("ahead_one") : t("ahead_many", { n: ahead });
 }
 
 // Parse "event: x\ndata: {...}\n\n" blocks out of a growing buffer.
@@ -145,17 +177,19 @@ class HelpWidget {
       class: "hd-launcher",
       "aria-expanded": "false",
       "aria-controls": "hd-panel",
-    }, "Help");
+    });
+    this.launcher.append(icon("help"), el("span", {}, t("launcher")));
     this.panel = el("section", {
       id: "hd-panel",
       class: "hd-panel",
       role: "dialog",
-      "aria-label": "Help assistant",
+      "aria-labelledby": "hd-title",
       hidden: "",
     });
-    const header = el("header", { class: "hd-header" });
-    header.append(el("h2", {}, "Ask for help"));
-    this.closeBtn = el("button", { type: "button", class: "hd-close", "aria-label": "Close help" }, "×");
+    // Not <header>: a second "banner" landmark beside the page's own.
+    const header = el("div", { class: "hd-header" });
+    header.append(el("h2", { id: "hd-title" }, t("title")));
+    this.closeBtn = el("button", { type: "button", class: "hd-close", "aria-label": t("close") }, "×");
     header.append(this.closeBtn);
 
     this.form = el("form", { class: "hd-form", role: "search" });
@@ -163,24 +197,36 @@ class HelpWidget {
       type: "text",
       name: "question",
       class: "hd-input",
-      "aria-label": "Your question",
-      placeholder: "How do I…?",
+      "aria-label": t("input"),
+      placeholder: t("placeholder"),
       autocomplete: "off",
       maxlength: String(this.cfg.maxChars),
     });
-    this.askBtn = el("button", { type: "submit", class: "hd-ask" }, "Ask");
-    this.stopBtn = el("button", { type: "button", class: "hd-stop", hidden: "" }, "Stop");
+    this.askBtn = el("button", { type: "submit", class: "hd-ask" }, t("ask"));
+    this.stopBtn = el("button", { type: "button", class: "hd-stop", hidden: "" }, t("stop"));
     this.form.append(this.input, this.askBtn, this.stopBtn);
 
     this.status = el("p", { class: "hd-status", role: "status" });
     this.resolvedNote = el("p", { class: "hd-resolved", hidden: "" });
-    this.newBtn = el("button", { type: "button", class: "hd-new", hidden: "" }, "New conversation");
-    this.answer = el("div", { class: "hd-answer", "aria-live": "polite", "aria-atomic": "false" });
-    this.sources = el("ul", { class: "hd-sources", "aria-label": "Sources" });
-    this.feedback = el("div", { class: "hd-feedback", hidden: "" });
-    this.upBtn = el("button", { type: "button", "aria-label": "Helpful" }, "👍 Yes");
-    this.downBtn = el("button", { type: "button", "aria-label": "Not helpful" }, "👎 No");
-    this.feedback.append(el("span", {}, "Was this helpful?"), this.upBtn, this.downBtn);
+    this.newBtn = el("button", { type: "button", class: "hd-new", hidden: "" }, t("new"));
+    // Read out once it is complete (aria-busy while it streams), not token by token.
+    this.answer = el("div", {
+      class: "hd-answer",
+      role: "region",
+      "aria-label": t("answer"),
+      "aria-live": "polite",
+      "aria-atomic": "true",
+      "aria-busy": "false",
+    });
+    this.sources = el("ul", { class: "hd-sources", "aria-label": t("sources") });
+    this.feedback = el("div", { class: "hd-feedback", role: "group", hidden: "" });
+    const question = el("span", { id: "hd-feedback-q" }, t("helpful_question"));
+    this.feedback.setAttribute("aria-labelledby", "hd-feedback-q");
+    this.upBtn = el("button", { type: "button", class: "hd-vote", "aria-label": t("helpful") });
+    this.upBtn.append(icon("up"), el("span", { "aria-hidden": "true" }, t("yes")));
+    this.downBtn = el("button", { type: "button", class: "hd-vote", "aria-label": t("not_helpful") });
+    this.downBtn.append(icon("down"), el("span", { "aria-hidden": "true" }, t("no")));
+    this.feedback.append(question, this.upBtn, this.downBtn);
 
     this.panel.append(
       header, this.form, this.status, this.resolvedNote, this.answer, this.sources,
@@ -207,7 +253,7 @@ class HelpWidget {
         this.timer = setTimeout(() => this.ask(q), this.cfg.debounceMs);
       });
     }
-    this.stopBtn.addEventListener("click", () => this.stop("Stopped."));
+    this.stopBtn.addEventListener("click", () => this.stop(t("stopped")));
     this.newBtn.addEventListener("click", () => this.newConversation());
     this.upBtn.addEventListener("click", () => this.sendFeedback(true));
     this.downBtn.addEventListener("click", () => this.sendFeedback(false));
@@ -243,6 +289,7 @@ class HelpWidget {
     if (this.controller) this.controller.abort();
     this.controller = null;
     this.stopBtn.hidden = true;
+    this.answer.setAttribute("aria-busy", "false");
     if (message) this.status.textContent = message;
   }
 
@@ -277,7 +324,7 @@ class HelpWidget {
   showResolved(resolved, question) {
     const differs = resolved && normalise(resolved) !== normalise(question);
     this.resolvedNote.hidden = !differs;
-    this.resolvedNote.textContent = differs ? `Answering: ${resolved}` : "";
+    this.resolvedNote.textContent = differs ? t("answering", { question: resolved }) : "";
   }
 
   reset() {
@@ -352,7 +399,8 @@ class HelpWidget {
     const controller = new AbortController();
     this.controller = controller;
     this.stopBtn.hidden = false;
-    this.status.textContent = "Thinking…";
+    this.answer.setAttribute("aria-busy", "true");
+    this.status.textContent = t("thinking");
     this.root().dataset.lastSource = "network";
     const after = history.length ? history[history.length - 1].id : "";
     const answer = { text: "", meta: null, question, after };
@@ -367,13 +415,12 @@ class HelpWidget {
       }
     } catch (err) {
       if (err.name === "AbortError") return;
-      this.status.textContent = navigator.onLine === false
-        ? "You seem to be offline. Check your connection and try again."
-        : "The assistant could not be reached. Please try again.";
+      this.status.textContent = navigator.onLine === false ? t("offline") : t("unreachable");
     } finally {
       if (this.controller === controller) {
         this.controller = null;
         this.stopBtn.hidden = true;
+        this.answer.setAttribute("aria-busy", "false");
       }
     }
   }
@@ -417,30 +464,32 @@ class HelpWidget {
       }
       this.rememberTurn(answer.question, data.id);
     } else if (kind === "error") {
-      this.status.textContent = data.message || "The answer failed. Please try again.";
+      this.status.textContent = data.message || t("failed");
     }
   }
 
   docsNotice() {
-    return "The assistant is answering from the help docs only right now.";
+    return t("docs_only");
   }
 
   async errorMessage(response) {
     if (response.status === 429) {
       const wait = response.headers.get("Retry-After");
-      return `You're asking a lot of questions. Please wait ${wait || "a few"} seconds.`;
+      return wait ? t("rate_limited", { n: wait }) : t("rate_limited_unknown");
     }
     try {
       const body = await response.json();
-      return body.error?.message || "The request failed.";
+      return body.error?.message || t("request_failed");
     } catch {
-      return "The request failed.";
+      return t("request_failed");
     }
   }
 
   async sendFeedback(helpful) {
-    if (!this.answerId) return;
-    this.upBtn.disabled = this.downBtn.disabled = true;
+    if (!this.answerId || this.voting) return;
+    // Not `disabled`: a disabled button drops the keyboard focus to the page's body, and
+    // Escape or Tab would then start from the top of the page.
+    this.voting = true;
     try {
       const r = await fetch(this.cfg.feedbackUrl, {
         method: "POST",
@@ -448,11 +497,11 @@ class HelpWidget {
         credentials: "same-origin",
         body: JSON.stringify({ id: this.answerId, helpful }),
       });
-      this.status.textContent = r.ok ? "Thanks for your feedback." : "Feedback could not be sent.";
+      this.status.textContent = r.ok ? t("thanks") : t("feedback_failed");
     } catch {
-      this.status.textContent = "Feedback could not be sent.";
+      this.status.textContent = t("feedback_failed");
     } finally {
-      this.upBtn.disabled = this.downBtn.disabled = false;
+      this.voting = false;
     }
   }
 
