@@ -12,7 +12,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpdesk.serving import web_workers  # noqa: E402  (the project's root, put on the path)
+from helpdesk.asgi_worker import reuse_port as per_worker_sockets  # noqa: E402  (the root, on the path)
+from helpdesk.serving import web_workers  # noqa: E402
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 wsgi_app = "helpdesk.asgi:application"
@@ -22,6 +23,9 @@ worker_class = "helpdesk.asgi_worker.Worker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 5
+# GUNICORN_REUSE_PORT=1: a listening socket per worker, the kernel spreading connections
+# (helpdesk/asgi_worker.py). gunicorn's own socket needs the option too, or theirs can't bind.
+reuse_port = per_worker_sockets()
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 # gunicorn ≥ 24 opens a control socket in $HOME by default; several servers would share it.

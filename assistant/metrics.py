@@ -54,6 +54,14 @@ OPEN_STREAMS = Gauge(
 STREAMS_REFUSED = Counter(
     "helpdesk_streams_refused_total", "Streams refused with 503 busy (the per-worker cap)"
 )
+# Fine below 3 s, where a burst's first bytes fall (`make bench`, the load section).
+FIRST_BYTE = Histogram(
+    "helpdesk_first_byte_seconds",
+    "From a request's arrival in ASGI to its first body byte (assistant.web.timing)",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25,
+             1.5, 2, 2.5, 3, 4, 6, 10, 30),  # fmt: skip
+)
 BREAKER_OPEN = Gauge(
     "helpdesk_breaker_open",
     "1 while a backend's breaker is open",

@@ -97,7 +97,8 @@ def sse(resp) -> list[tuple[str, dict, float]]:
     return out
 
 
-def load(url: str, session_factory, body: dict | None, n: int, threads: int) -> dict:
+def load(url: str, session_factory, body: dict | None, n: int, threads: int) -> list[float]:
+    """`n` requests from `threads` clients: each one's latency (ms)."""
     lat: list[float] = []
     local = threading.local()
 
@@ -109,26 +110,48 @@ def load(url: str, session_factory, body: dict | None, n: int, threads: int) -> 
         r.raise_for_status()
         lat.append((time.perf_counter() - t) * 1000)
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, range(n)))
-    wall = time.perf_counter() - started
-    return {"p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "rps": n / wall}
+    return lat
 
 
 def bench_cache_hit(app: LiveGunicorn) -> None:
+    """A cache hit against a Django JSON view that does nothing, through the same middleware:
+    in alternating rounds (this machine's noise falls on both), latency and the workers' CPU
+    per request (from /proc)."""
+    from bench.load import _cpu_seconds, _workers
+
     body = {"question": "How do I export invoices?", "path": "/invoices/", "hints": "Invoices"}
     app.session().post(app.url + "/assistant/api/help/", json=body).raise_for_status()
-    n, threads = 1500, 4
-    load(app.url + "/bench/noop/", app.session, body, 200, threads)  # warm both
-    base = load(app.url + "/bench/noop/", app.session, body, n, threads)
-    hit = load(app.url + "/assistant/api/help/", app.session, body, n, threads)
+    rounds, n, threads = 10, 150, 4
+    urls = {"base": app.url + "/bench/noop/", "hit": app.url + "/assistant/api/help/"}
+    for url in urls.values():
+        load(url, app.session, body, 200, threads)  # warm both
+    workers = _workers(app.proc.pid)
+    lat: dict[str, list[float]] = {"base": [], "hit": []}
+    cpu = dict.fromkeys(urls, 0.0)
+    for i in range(rounds):
+        for name in ("base", "hit") if i % 2 == 0 else ("hit", "base"):
+            before = sum(_cpu_seconds(pid) for pid in workers)
+            lat[name] += load(urls[name], app.session, body, n, threads)
+            cpu[name] += sum(_cpu_seconds(pid) for pid in workers) - before
+    base, hit = (
+        {
+            "p50": pct(lat[k], 0.5),
+            "p99": pct(lat[k], 0.99),
+            "cpu": cpu[k] * 1000 / (rounds * n),
+        }
+        for k in ("base", "hit")
+    )
     ratio = hit["p50"] / base["p50"]
     row(
         "1. cache hit vs bare JSON view (p50)",
-        f"{hit['p50']:.2f} ms p50, {hit['p99']:.2f} ms p99, {hit['rps']:.0f} req/s",
-        f"{base['p50']:.2f} ms p50, {base['p99']:.2f} ms p99, {base['rps']:.0f} req/s",
-        f"{ratio:.2f}x (target <= 1.5x) {'OK' if ratio <= 1.5 else 'MISSED'}",
+        f"{hit['p50']:.2f} ms p50, {hit['p99']:.2f} ms p99; worker CPU {hit['cpu']:.2f} ms"
+        " per request",
+        f"{base['p50']:.2f} ms p50, {base['p99']:.2f} ms p99; worker CPU {base['cpu']:.2f} ms"
+        f" per request ({rounds} alternating rounds of {n}, {threads} clients)",
+        f"{ratio:.2f}x, CPU {hit['cpu'] / base['cpu']:.2f}x (target <= 1.2x) "
+        f"{'OK' if ratio <= 1.2 else 'MISSED'}",
     )
 
 
@@ -407,31 +430,44 @@ def bench_load(env: dict) -> None:
         n = level["streams"]
         page, hit = level["page_p95"] / idle["page_p95"], level["hit_p95"] / idle["hit_p95"]
         first_s = level["first_byte_p95"] / 1000
-        clean = sum(level["ends"].get(k, 0) for k in ("done", "error")) == n
-        missed = [
-            name
-            for name, ok in (
-                ("page", page <= 2),
+        # A stream refused with 503 `busy` (past HELP_MAX_STREAMS a worker) ended cleanly too.
+        clean = sum(level["ends"].get(k, 0) for k in ("done", "error", "HTTP 503")) == n
+        checks = [
+            ("page", page <= 2),
+            ("ends", clean),
+            ("probe while every stream is open", level["probe_inside_streams"]),
+        ]
+        if n <= 1000:
+            checks += [
                 ("cache hit", hit <= 2),
                 ("first byte", first_s <= 1),
-                ("ends", clean),
                 ("RSS", level["rss_per_stream_kb"] <= 64),
-                ("probe while every stream is open", level["probe_inside_streams"]),
-            )
-            if not ok
-        ]
+            ]
+        missed = [name for name, ok in checks if not ok]
+        floor = level.get("floor", {})
+        cpu = ", ".join(
+            f"{name} {used:.2f} s (peak {peak:.2f} core)"
+            for name, (used, peak) in level["cpu_opening"].items()
+        )
         row(
             f"8. load: {n} slow streams open (10 s answers)",
             f"page p95 {level['page_p95']:.1f} ms ({page:.2f}x), cache hit p95 "
-            f"{level['hit_p95']:.1f} ms ({hit:.2f}x), streams' first byte p95 {first_s:.2f} s, "
-            f"ended {level['ends']}, RSS {level['rss_per_stream_kb']:.0f} KB per open stream; "
-            f"a new question's first byte p95 {level['new_first_byte_p95']:.0f} ms meanwhile; "
-            f"probed from {level['probe_s'][0]:.1f} to {level['probe_s'][1]:.1f} s after the "
-            "streams opened, all still open",
+            f"{level['hit_p95']:.1f} ms ({hit:.2f}x), streams' first byte p95 {first_s:.2f} s "
+            f"(the app's own histogram: {level['server_first_byte_p95'] / 1000:.2f} s over "
+            f"{level['server_first_bytes']} requests), ended {level['ends']}, RSS "
+            f"{level['rss_per_stream_kb']:.0f} KB per open stream; a new question's first byte "
+            f"p95 {level['new_first_byte_p95']:.0f} ms meanwhile; probed from "
+            f"{level['probe_s'][0]:.1f} to {level['probe_s'][1]:.1f} s after the streams "
+            f"opened, all still open; connections per worker {level['connections_per_worker']};"
+            f" CPU while they opened: {cpu}",
             f"idle: page p95 {idle['page_p95']:.1f} ms, cache hit p95 {idle['hit_p95']:.1f} ms, "
-            f"a new question's first byte p95 {idle['new_first_byte_p95']:.0f} ms",
-            "targets: page and hit <= 2x idle, first byte <= 1 s, every stream done or error, "
-            f"<= 64 KB per stream: {'OK' if not missed else 'MISSED ' + ', '.join(missed)}",
+            f"a new question's first byte p95 {idle['new_first_byte_p95']:.0f} ms; the floor, "
+            f"{n} requests at once to a Django view that does nothing: first byte p95 "
+            f"{floor.get('first_byte_p95', 0) / 1000:.2f} s, {floor.get('cpu_ms', 0):.2f} ms "
+            "of worker CPU each",
+            "targets: page <= 2x idle, every stream done or a clean error"
+            + (", cache hit <= 2x idle, first byte <= 1 s, <= 64 KB per stream" * (n <= 1000))
+            + f": {'OK' if not missed else 'MISSED ' + ', '.join(missed)}",
         )
 
 

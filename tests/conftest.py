@@ -18,6 +18,7 @@ from assistant.backends import breaker, model_http
 from assistant.backends.base import Backend, BackendError
 from assistant.helpdocs import selectors
 from assistant.runtime import redis_async
+from assistant.web import visitors
 from tests.canned_server import CannedServer
 from tests.live_server import CHROMIUM, CHROMIUM_FLAGS, LiveGunicorn, db_url
 from tests.ollama_standin import OllamaStandIn
@@ -51,6 +52,7 @@ def _isolated(settings, monkeypatch):
 
     monkeypatch.setattr(ratelimit, "time", _HeldClock)
     cache.clear()
+    visitors.forget_keys()
     selectors.docs_version_reset()
     selectors._indexes.clear()
     flight.reset()

@@ -154,3 +154,47 @@ def test_the_mirror_writes_many_flights_events_in_a_few_round_trips(settings, re
     finally:
         redis_async.reset()
         flight.reset()
+
+
+@pytest.mark.parametrize("with_redis", [True, False])
+def test_a_reader_who_joins_a_flight_as_it_is_abandoned_gets_an_answer(
+    demo_docs, ollama, settings, redis_url, with_redis
+):
+    """Stop, then the same question again at once: the new request joined the flight its
+    leader had just left, which is then cancelled. It boards a new flight (one more model
+    call) and answers; it never shows the reader "cancelled" for a question they just asked."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+
+    from assistant.answering.events import Error, Meta, Token, cancelled
+
+    settings.REDIS_URL = redis_url if with_redis else ""
+    redis_async.reset()
+    flight.reset()
+    ollama.reset(tokens=list(EXPORT_TOKENS))
+    key = answer_cache.cache_key(
+        question=Q["question"], path=Q["path"], audience=audience_for(None), language="en"
+    )
+    question = service.Question(
+        question=Q["question"], path=Q["path"], hints="", user=None,
+        visitor=Visitor("reader", ("reader",), "reader"), endpoint="help", logged=False,
+    )  # fmt: skip
+
+    async def scenario() -> list:
+        abandoned, leads = await flight.lead_or_follow(key)
+        assert leads
+        await abandoned.publish(Meta(backend="ollama", model="m"))
+        answer = await service.ask(question)  # follows the flight about to be cancelled
+        await abandoned.finish()  # what the cancelled producer does (service._produce)
+        await abandoned.publish(cancelled("en"))
+        return [e async for e in answer.stream() if e is not None]
+
+    events = async_to_sync(scenario)()
+    try:
+        assert not [e for e in events if isinstance(e, Error)]
+        assert sum(isinstance(e, Meta) for e in events) == 1
+        assert "".join(e.text for e in events if isinstance(e, Token)).strip()
+        assert ollama.chat_calls == 1  # the new flight's
+    finally:
+        redis_async.reset()

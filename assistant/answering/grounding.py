@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.urls import Resolver404, resolve
 
@@ -82,22 +83,42 @@ class GuardReport:
         return dict(self.removed)
 
 
+@dataclass(frozen=True)
+class _Passages:
+    """What the guard reads of the passages: the same for every answer drawn from them."""
+
+    numbers: frozenset[str]
+    emails: frozenset[str]
+    terms: frozenset[str]
+    steps: StepChecks
+
+
+# Read once per set of passages, not once per answer: a burst of questions on the same help
+# sections built the same checks a thousand times, on the event loop, between the openings
+# of the other streams (`make bench`, the load section's profile).
+@lru_cache(maxsize=256)
+def _passages(source_text: str, language: str) -> _Passages:
+    # The docs' figures, not their list numbering ("2. Click…" supports no "2").
+    body = "\n".join(_LIST_MARKER.sub("", line) for line in source_text.splitlines())
+    return _Passages(
+        numbers=frozenset(_digits(n) for n in _NUMBER.findall(body)),
+        emails=frozenset(e.lower() for e in _EMAIL.findall(source_text)),
+        terms=frozenset(terms(source_text, language)),
+        steps=StepChecks(source_text, language),
+    )
+
+
 class Guard:
     """Feed it model text chunk by chunk; it returns the checked text ready for the reader."""
 
     def __init__(self, prompt: Prompt):
-        source_text = prompt.passages_text
-        # The docs' figures, not their list numbering ("2. Click…" supports no "2").
-        body = "\n".join(_LIST_MARKER.sub("", line) for line in source_text.splitlines())
-        self._numbers = {_digits(n) for n in _NUMBER.findall(body)}
-        self._emails = {e.lower() for e in _EMAIL.findall(source_text)}
         # The answer is in the question's language: its words are stemmed as such.
         self._language = prompt.language
-        self._support = set(terms(source_text, self._language)) | set(
-            terms(prompt.question, self._language)
-        )
+        passages = _passages(prompt.passages_text, prompt.language)
+        self._numbers, self._emails = passages.numbers, passages.emails
+        self._support = passages.terms | set(terms(prompt.question, self._language))
         self._sources = {s["url"] for s in prompt.sources}
-        self._steps = StepChecks(source_text, prompt.language)
+        self._steps = passages.steps
         # What the answer must name before anything goes out (nothing, when the passages have
         # neither labels nor figures).
         self._specific = not (self._steps.has_labels or self._numbers)

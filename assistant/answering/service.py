@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -199,22 +199,34 @@ async def ask(q: Question) -> Answer:
         flight, leader = await flights.lead_or_follow(plan.key)
     else:
         leader = False
+    return answer(await _board(flight, leader, plan.key, prompt))
+
+
+async def _board(
+    flight: flights.AnyFlight, leader: bool, key: str, prompt: Prompt, retry: bool = True
+) -> AsyncIterator[Event | None]:
+    """A reader's events on `flight`: its leader starts the producer, unless another worker
+    has cached the answer just now."""
     if leader:
         try:
-            hit = await _cache_get(plan.key)  # another worker may have finished just now
+            hit = await _cache_get(key)  # another worker may have finished just now
             if hit:
                 await flight.finish()
-                return answer(_from_cache(hit))
+                return _from_cache(hit)
             await flight.join()  # before the producer starts, so it never sees zero listeners
-            _start_producer(flight, plan.key, prompt)
+            _start_producer(flight, key, prompt)
         except BaseException:
             # Release the flight, or identical questions would wait on it for nothing.
-            await flight.publish(failed(language))
+            await flight.publish(failed(prompt.language))
             await flight.finish()
             raise
     else:
         await flight.join()
-    return answer(_follow(flight, leader, prompt))
+
+    async def again() -> AsyncIterator[Event | None]:
+        return await _board(*await flights.lead_or_follow(key), key, prompt, retry=False)
+
+    return _follow(flight, leader, prompt, again if retry else None)
 
 
 async def _from_cache(hit: dict) -> AsyncIterator[Event]:
@@ -283,6 +295,9 @@ async def _produce(flight: flights.Flight, key: str, prompt: Prompt) -> None:
                     await flight.finish()  # the next identical question reads the cache
                 await flight.publish(event)
     except asyncio.CancelledError:
+        # Released first: a reader who joined as its readers left boards a new flight on
+        # this event (`_follow`), not this one again.
+        await flight.finish()
         await flight.publish(cancelled(prompt.language))
     except Exception:
         log.exception("answer producer failed")
@@ -299,9 +314,15 @@ async def _cancel_when_nobody_listens(flight: flights.Flight, producer: asyncio.
             return
 
 
-async def _follow(flight: flights.AnyFlight, leader: bool, prompt: Prompt) -> AsyncIterator:
+async def _follow(
+    flight: flights.AnyFlight,
+    leader: bool,
+    prompt: Prompt,
+    again: Callable[[], Awaitable[AsyncIterator[Event | None]]] | None = None,
+) -> AsyncIterator:
     """One reader's events from the flight. A follower whose leader fails or stalls before
-    any token answers from the docs itself instead of hanging."""
+    any token answers from the docs itself instead of hanging; one who joined a flight its
+    readers had just left (cancelled: the leader pressed Stop) boards a new one (`again`)."""
     heartbeat = float(conf.get("SSE_HEARTBEAT_SECONDS"))
     # A leader in another process may die: give up on it after one full upstream attempt
     # (and the longest wait for a model slot).
@@ -311,7 +332,7 @@ async def _follow(flight: flights.AnyFlight, leader: bool, prompt: Prompt) -> As
         + 1
     )
     last = time.monotonic()
-    sent = False
+    sent = met = abandoned = False
     try:
         async with aclosing(flight.listen(min(heartbeat, stall))) as events:
             async for event in events:
@@ -323,13 +344,19 @@ async def _follow(flight: flights.AnyFlight, leader: bool, prompt: Prompt) -> As
                         yield None
                     continue
                 last = now
-                if isinstance(event, Meta) and not leader:
-                    event = dataclasses.replace(event, cache_level=CacheLevel.SINGLE_FLIGHT)
+                if isinstance(event, Meta):
+                    met = True
+                    if not leader:
+                        event = dataclasses.replace(event, cache_level=CacheLevel.SINGLE_FLIGHT)
                 elif isinstance(event, Token):
                     sent = True
                 elif isinstance(event, Done) and not leader:
                     metrics.CACHE_HITS.labels("single_flight").inc()
-                elif isinstance(event, Error) and not sent and event.code != "cancelled":
+                elif isinstance(event, Error) and not sent and event.code == "cancelled":
+                    abandoned = not leader and again is not None
+                    if abandoned:
+                        break
+                elif isinstance(event, Error) and not sent:
                     break  # nothing reached the reader: answer from the docs below
                 yield event
                 if isinstance(event, TERMINAL):
@@ -341,6 +368,12 @@ async def _follow(flight: flights.AnyFlight, leader: bool, prompt: Prompt) -> As
             await flight.leave()
         except redis_async.ERRORS:
             log.warning("could not leave the flight")
+    if abandoned:
+        async with aclosing(await again()) as events:
+            async for event in events:
+                if not (met and isinstance(event, Meta)):  # the reader has had one
+                    yield event
+        return
     if sent:
         yield interrupted(prompt.language)
         return

@@ -50,15 +50,25 @@ def visible_audiences(audience: str) -> list[str]:
 # trip less per question; another worker sees an edit at most this late.
 _LOCAL_VERSION_SECONDS = 1.0
 _local_version: tuple[float, str] | None = None
+_version_lock = threading.Lock()
 
 
 def docs_version() -> str:
     """Changes on every save or delete of a HelpDoc (the signal clears the cached value), and
     when the embedding task has stored vectors."""
-    global _local_version
     now = time.monotonic()
     if _local_version is not None and now - _local_version[0] < _LOCAL_VERSION_SECONDS:
         return _local_version[1]
+    # One thread reads it; the others of a burst wait and take its answer (not a database
+    # query each when the cache has lost it).
+    with _version_lock:
+        if _local_version is not None and now - _local_version[0] < _LOCAL_VERSION_SECONDS:
+            return _local_version[1]
+        return _read_docs_version(now)
+
+
+def _read_docs_version(now: float) -> str:
+    global _local_version
     version = cache.get(DOCS_VERSION_KEY)
     if version is None:
         agg = HelpDoc.objects.aggregate(n=Count("id"), last=Max("updated"))
@@ -118,15 +128,19 @@ def build_index(audience: str) -> SectionIndex:
 
 
 def index_for(audience: str) -> SectionIndex:
-    """The audience's index for the current docs version, built once per process."""
+    """The audience's index for the current docs version, built once per process: a burst
+    of questions on a cold worker waits for one build (each request's thread building its
+    own, with a database connection each, ran PostgreSQL out of connections)."""
     key = (docs_version(), audience)
     index = _indexes.get(key)
     if index is None:
-        index = build_index(audience)
         with _indexes_lock:
-            if len(_indexes) > 32:
-                _indexes.clear()
-            _indexes[key] = index
+            index = _indexes.get(key)
+            if index is None:
+                index = build_index(audience)
+                if len(_indexes) > 32:
+                    _indexes.clear()
+                _indexes[key] = index
     return index
 
 

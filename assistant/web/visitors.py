@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -32,6 +33,10 @@ DAY_KEY = "assistant:visitor-key:{day}"
 # after it; past that, it is gone, and that day's ids with it.
 DAY_KEY_TTL = 2 * 86400
 _local_keys: dict[date, bytes] = {}  # when the cache is down: per process, for the day
+# A key read from the cache is kept here a minute: not a cache round trip per request, made
+# on the event loop (a burst of questions waited on it), for a value that changes once a day.
+KEY_MEMO_SECONDS = 60.0
+_memo: dict[date, tuple[float, bytes | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -54,23 +59,43 @@ def now() -> datetime:
     return timezone.now()
 
 
+def forget_keys() -> None:
+    """Drop this process's copies of the day keys (the tests, after clearing the cache)."""
+    _memo.clear()
+
+
 def day_key(day: date) -> bytes | None:
     """The key of `day`, made on first use, shared through the cache; None once it is gone
     (only today's is made)."""
+    memo = _memo.get(day)
+    fresh = memo is not None and time.monotonic() - memo[0] < KEY_MEMO_SECONDS
+    if fresh and day >= now().date() - timedelta(days=1):
+        return memo[1]
+    key = _shared_key(day)
+    if key is None and day == now().date():  # the cache is down
+        if day not in _local_keys:
+            _local_keys.clear()
+            _local_keys[day] = secrets.token_bytes(32)
+        return _local_keys[day]
+    # A past day's key that is gone is never made again: its absence is kept too.
+    if len(_memo) > 2:  # today's and the day before's
+        _memo.clear()
+    _memo[day] = (time.monotonic(), key)
+    return key
+
+
+def _shared_key(day: date) -> bytes | None:
+    """`day`'s key from the cache (made there if it is today's); None when it is gone or the
+    cache is down."""
     name = DAY_KEY.format(day=day.isoformat())
     try:
         key = cache.get(name)
         if key is None and day == now().date():
             cache.add(name, secrets.token_hex(32), DAY_KEY_TTL)
             key = cache.get(name)
-    except Exception as exc:  # a cache outage: a key of this process
+    except Exception as exc:  # a cache outage: a key of this process (day_key)
         log.warning("visitor key from the cache failed: %s", exc)
-        key = None
-    if key is None and day == now().date():
-        if day not in _local_keys:
-            _local_keys.clear()
-            _local_keys[day] = secrets.token_bytes(32)
-        return _local_keys[day]
+        return None
     return bytes.fromhex(key) if isinstance(key, str) else key
 
 
