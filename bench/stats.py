@@ -18,7 +18,7 @@ GENERATE = """
 INSERT INTO assistant_querylog (
     id, created, path, question, audience, backend, model, cache_level, status, latency_ms,
     ttft_ms, prompt_chars, tokens_in, tokens_out, doc_ids, top_doc_id, doc_matched,
-    guard_removed, guard_kinds, helpful, visitor)
+    guard_removed, guard_kinds, helpful, visitor, resolved, follow_up, sections)
 SELECT gen_random_uuid(),
        g.created,
        '/invoices/',
@@ -36,7 +36,8 @@ SELECT gen_random_uuid(),
        900, 300, 80, '[]'::jsonb, NULL, random() > 0.15,
        g.removed, CASE WHEN g.removed > 0 THEN '{"link": 1}'::jsonb ELSE '{}'::jsonb END,
        CASE WHEN random() < 0.01 THEN false END,
-       'visitor ' || floor(random() * 20000)::int
+       'visitor ' || floor(random() * 20000)::int,
+       '', random() < 0.1, '[]'::jsonb
 FROM (SELECT now() - random() * interval '30 days' AS created,
              CASE WHEN random() < 0.05 THEN 1 ELSE 0 END AS removed
       FROM generate_series(1, %s)) AS g

@@ -163,7 +163,6 @@ def test_a_reader_who_joins_a_flight_as_it_is_abandoned_gets_an_answer(
     """Stop, then the same question again at once: the new request joined the flight its
     leader had just left, which is then cancelled. It boards a new flight (one more model
     call) and answers; it never shows the reader "cancelled" for a question they just asked."""
-    import asyncio
 
     from asgiref.sync import async_to_sync
 

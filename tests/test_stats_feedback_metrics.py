@@ -230,6 +230,31 @@ def test_log_rows_are_batched_off_the_request_and_feedback_still_finds_them(ask,
     assert log_writer.flush() == 0
 
 
+def test_a_batch_whose_connection_died_is_written_on_a_new_one(ask, settings, monkeypatch):
+    """The writer keeps its connection between batches; when the database has dropped it
+    (a restart), the batch goes out on a new one instead of being lost."""
+    from django.db import OperationalError, connection
+
+    from assistant.querylog import log_writer
+
+    settings.HELP_LOG_BATCH_SECONDS = 60
+    answer_id = ask({"question": "export invoices", "path": "/invoices/"}).json()["id"]
+    calls, closed = [], []
+    bulk_create = QueryLog.objects.bulk_create
+
+    def dropped_once(rows, **kwargs):
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return bulk_create(rows, **kwargs)
+
+    monkeypatch.setattr(QueryLog.objects, "bulk_create", dropped_once)
+    monkeypatch.setattr(connection, "close", lambda: closed.append(1))
+    assert log_writer.flush() == 1
+    assert calls == [1, 1] and closed == [1]
+    assert QueryLog.objects.filter(id=answer_id).count() == 1
+
+
 def test_a_failed_model_call_counts_as_an_upstream_error(ask, ollama, settings):
     from assistant import metrics
 

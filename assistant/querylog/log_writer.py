@@ -9,7 +9,7 @@ import atexit
 import logging
 import threading
 
-from django.db import IntegrityError, close_old_connections
+from django.db import IntegrityError, InterfaceError, OperationalError, connection
 
 from assistant import conf
 from assistant.models import QueryLog
@@ -54,18 +54,22 @@ def flush() -> int:
 
 
 def _run() -> None:
+    # The thread keeps its database connection between batches (closing it after each, as
+    # it did, cost a new PostgreSQL connection five times a second per worker); _write opens
+    # a new one when it has died.
     while True:
         _wake.wait(float(conf.get("HELP_LOG_BATCH_SECONDS")) or 0.2)
         _wake.clear()
-        try:
-            flush()
-        finally:
-            close_old_connections()
+        flush()
 
 
 def _write(rows: list[QueryLog]) -> None:
     try:
-        QueryLog.objects.bulk_create(rows)
+        try:
+            QueryLog.objects.bulk_create(rows)
+        except (OperationalError, InterfaceError):  # the connection died (a restart): again
+            connection.close()
+            QueryLog.objects.bulk_create(rows)
     except IntegrityError:
         # A doc was deleted meanwhile: keep the rows, without the link to it.
         for row in rows:
@@ -76,7 +80,7 @@ def _write(rows: list[QueryLog]) -> None:
             log.exception("could not write %d query log rows", len(rows))
     except Exception:
         log.exception("could not write %d query log rows", len(rows))
-        close_old_connections()
+        connection.close()
 
 
 atexit.register(flush)
