@@ -60,15 +60,15 @@ def _turn(ask, question: str, path: str = "/invoices/", **extra) -> dict:
     return ask({"question": question, "path": path}, **extra).json()
 
 
+def _after(ask, earlier: tuple[str, str], question: str, path: str = "/invoices/", **extra):
+    """`question` asked with one earlier turn: (its question as the client says it, its id)."""
+    history = [{"question": earlier[0], "id": earlier[1]}]
+    return ask({"question": question, "path": path, "history": history}, **extra)
+
+
 def test_a_follow_up_is_answered_from_the_doc_it_needs(ask, demo_docs):
     first = _turn(ask, "How do I create an invoice?")
-    body = ask(
-        {
-            "question": "and how do I send it?",
-            "path": "/invoices/",
-            "history": [{"question": "How do I create an invoice?", "id": first["id"]}],
-        }
-    ).json()
+    body = _after(ask, ("How do I create an invoice?", first["id"]), "and how do I send it?").json()
     assert body["resolved"] == "How do I send an invoice?"
     assert body["covered"] and body["sources"][0]["url"] == "/assistant/docs/create-invoice/"
     assert "**Send invoice**" in body["answer"]
@@ -79,13 +79,7 @@ def test_a_follow_up_is_answered_from_the_doc_it_needs(ask, demo_docs):
 
 def test_a_french_follow_up(ask, demo_docs):
     first = _turn(ask, "comment créer une facture")
-    body = ask(
-        {
-            "question": "et comment l'envoyer ?",
-            "path": "/invoices/",
-            "history": [{"question": "comment créer une facture", "id": first["id"]}],
-        }
-    ).json()
+    body = _after(ask, ("comment créer une facture", first["id"]), "et comment l'envoyer ?").json()
     assert body["resolved"] == "Comment envoyer une facture ?"
     assert body["sources"][0]["url"] == "/assistant/docs/creer-facture/"
     assert "**Send invoice**" in body["answer"]
@@ -93,14 +87,9 @@ def test_a_french_follow_up(ask, demo_docs):
 
 def test_the_earlier_turn_is_the_servers_record_not_the_clients_text(ask, demo_docs):
     first = _turn(ask, "How do I create an invoice?")
-    body = ask(
-        {
-            "question": "and how do I send it?",
-            "path": "/invoices/",
-            # The client claims another earlier question: the server's own record counts.
-            "history": [{"question": "How do I add a new client?", "id": first["id"]}],
-        }
-    ).json()
+    # The client claims another earlier question: the server's own record counts.
+    claimed = ("How do I add a new client?", first["id"])
+    body = _after(ask, claimed, "and how do I send it?").json()
     assert body["resolved"] == "How do I send an invoice?"
 
 
@@ -112,26 +101,15 @@ def test_turns_the_server_did_not_issue_to_this_reader_are_ignored(ask, demo_doc
         "unknown": "0b7e6a43-9a3c-4b2e-8f0a-5d1c2b3a4f5e",
         "not an id": "x' OR 1=1 --",
     }[whose]
-    r = ask(
-        {
-            "question": "and how do I send it?",
-            "path": "/invoices/",
-            "history": [{"question": "How do I create an invoice?", "id": answer_id}],
-        }
-    )
+    r = _after(ask, ("How do I create an invoice?", answer_id), "and how do I send it?")
     assert r.status_code == 200 and r.json()["resolved"] == "and how do I send it?"
     assert QueryLog.objects.get(id=r.json()["id"]).follow_up is False
 
 
 def test_a_topic_switch_carries_nothing(ask, demo_docs):
     first = _turn(ask, "How do I add a new client?", path="/clients/")
-    body = ask(
-        {
-            "question": "How do I change my password?",
-            "path": "/settings/",
-            "history": [{"question": "How do I add a new client?", "id": first["id"]}],
-        }
-    ).json()
+    earlier = ("How do I add a new client?", first["id"])
+    body = _after(ask, earlier, "How do I change my password?", path="/settings/").json()
     assert body["resolved"] == "How do I change my password?"
     assert body["sources"][0]["url"].startswith("/assistant/docs/password-security/")
 
@@ -139,13 +117,7 @@ def test_a_topic_switch_carries_nothing(ask, demo_docs):
 def test_a_follow_up_resolving_to_an_answered_question_is_a_cache_hit(ask, demo_docs):
     _turn(ask, "How do I send an invoice?")
     first = _turn(ask, "How do I create an invoice?")
-    body = ask(
-        {
-            "question": "and how do I send it?",
-            "path": "/invoices/",
-            "history": [{"question": "How do I create an invoice?", "id": first["id"]}],
-        }
-    ).json()
+    body = _after(ask, ("How do I create an invoice?", first["id"]), "and how do I send it?").json()
     assert body["cached"] is True and body["resolved"] == "How do I send an invoice?"
 
 
@@ -153,13 +125,8 @@ def test_coverage_and_the_rate_limit_use_the_resolved_question(ask, demo_docs, s
     first = _turn(ask, "How do I add a new customer?", path="/clients/")
     settings.HELP_RATE_LIMIT = "0/60"  # any model call would be refused
     settings.ASSISTANT_BACKENDS = ["ollama", "docs"]
-    body = ask(
-        {
-            "question": "and how do I delete one?",
-            "path": "/clients/",
-            "history": [{"question": "How do I add a new customer?", "id": first["id"]}],
-        }
-    )
+    earlier = ("How do I add a new customer?", first["id"])
+    body = _after(ask, earlier, "and how do I delete one?", path="/clients/")
     # "How do I delete the customer?": no doc covers deleting clients, so no model call and
     # nothing counted; the honest answer.
     assert body.status_code == 200
@@ -173,13 +140,7 @@ def test_the_prompt_carries_the_earlier_question_and_its_headings(
     settings.ASSISTANT_BACKENDS = ["docs"]
     first = _turn(ask, "How do I create an invoice?")
     settings.ASSISTANT_BACKENDS = ["recording", "docs"]
-    ask(
-        {
-            "question": "and how do I send it?",
-            "path": "/invoices/",
-            "history": [{"question": "How do I create an invoice?", "id": first["id"]}],
-        }
-    )
+    _after(ask, ("How do I create an invoice?", first["id"]), "and how do I send it?")
     user = recording.prompts[-1].user
     conversation = user.split("<conversation>\n")[1].split("\n</conversation>")[0]
     assert conversation == (
@@ -192,14 +153,8 @@ def test_the_prompt_carries_the_earlier_question_and_its_headings(
 
 def test_the_stream_meta_says_what_was_understood(ask, demo_docs):
     first = _turn(ask, "How do I create an invoice?")
-    r = ask(
-        {
-            "question": "and how do I send it?",
-            "path": "/invoices/",
-            "history": [{"question": "How do I create an invoice?", "id": first["id"]}],
-        },
-        endpoint="help/stream",
-    )
+    earlier = ("How do I create an invoice?", first["id"])
+    r = _after(ask, earlier, "and how do I send it?", endpoint="help/stream")
     meta = next(d for k, d in sse_events(r.streamed) if k == "meta")
     assert meta["resolved"] == "How do I send an invoice?"
 
@@ -224,13 +179,7 @@ def test_a_bad_history_is_a_400(ask, demo_docs, history, message):
 
 def test_follow_ups_are_counted_on_the_statistics_page(ask, demo_docs, admin_client):
     first = _turn(ask, "How do I create an invoice?")
-    ask(
-        {
-            "question": "and how do I send it?",
-            "path": "/invoices/",
-            "history": [{"question": "How do I create an invoice?", "id": first["id"]}],
-        }
-    )
+    _after(ask, ("How do I create an invoice?", first["id"]), "and how do I send it?")
     page = admin_client.get("/admin/assistant/querylog/stats/").content.decode()
     assert "follow-ups 1 (50 %)" in page
     assert json.loads(json.dumps(QueryLog.objects.filter(follow_up=True).count())) == 1

@@ -142,7 +142,7 @@ def normalise_question(question: str) -> str:
 
 
 def guess_language(text: str, default: str = "en") -> str:
-    """"fr" or "en" by the text's function words; `default` when they don't tell."""
+    """French ("fr") or English ("en") by the function words; `default` when they don't tell."""
     words = _WORD.findall(fold(text))
     fr = sum(w in _FRENCH for w in words)
     en = sum(w in _ENGLISH for w in words)
