@@ -22,6 +22,7 @@ from assistant.answering.prompt import build_prompt
 from assistant.helpdocs import selectors
 from assistant.web import visitors
 from bench.load import _connections, _workers
+from tests.conftest import unique_question
 from tests.live_server import LiveGunicorn
 
 
@@ -66,7 +67,7 @@ def test_the_guard_reads_the_same_passages_once(demo_docs, monkeypatch):
         found = selectors.helpdoc_retrieve(query=question, path="/", audience="public")
         return build_prompt(question=question, path="/", hints="", retrieval=found)
 
-    prompts = [prompt(f"How do I add a new client? ({i})") for i in range(5)]
+    prompts = [prompt(unique_question("How do I add a new client?")) for _ in range(5)]
     prompts = [p for p in prompts if p.passages_text == prompts[-1].passages_text]
     assert len(prompts) >= 4  # (the first may come before the index has its vectors)
     for p in prompts:  # the same sections, several readers

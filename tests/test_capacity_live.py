@@ -1,7 +1,6 @@
 """Capacity under a real ASGI server: the per-host cap across workers, the queue a reader sees,
 and a site that keeps serving pages and cache hits while many slow answers stream."""
 
-import itertools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +10,7 @@ import redis
 import requests
 
 from assistant.answering.admission import _keys
-from tests.conftest import live_env, sse_events
+from tests.conftest import live_env, sse_events, unique_question
 from tests.live_server import LiveGunicorn
 
 # The test database must exist (pytest-django sets up only those that marked tests use);
@@ -22,13 +21,9 @@ Q = {"question": "How do I add a new customer?", "path": "/clients/", "hints": "
 STREAM = "/assistant/api/help/stream/"
 
 
-_SERIAL = itertools.count()
-
 
 def _unique(label: str) -> dict:
-    # Numbers only: they name no topic, so the question stays as covered as Q (a word would
-    # count in the coverage decision). `label` is for the reader of the test.
-    return {**Q, "question": f"{Q['question']} ({next(_SERIAL)} {time.time_ns()})"}
+    return {**Q, "question": unique_question(Q["question"])}  # `label`: for the reader
 
 
 class Reader:

@@ -1,13 +1,12 @@
 """Against the app under gunicorn with uvicorn workers (2, Redis, the stand-in as Ollama)."""
 
-import itertools
 import threading
 import time
 
 import pytest
 import requests
 
-from tests.conftest import sse_events
+from tests.conftest import sse_events, unique_question
 from tests.ollama_standin import GROUNDED_TOKENS, SENTENCES
 
 # The test database must exist (pytest-django sets up only those that marked tests use);
@@ -17,14 +16,10 @@ pytestmark = pytest.mark.django_db
 Q = {"question": "How do I add a new customer?", "path": "/clients/", "hints": "Clients"}
 
 
-_SERIAL = itertools.count()
-
 
 def _unique(label: str) -> dict:
     """Q made unique (no cache, no flight to share), still covered by the demo docs."""
-    # Numbers only: they name no topic, so the question stays as covered as Q (a word would
-    # count in the coverage decision). `label` is for the reader of the test.
-    return {**Q, "question": f"{Q['question']} ({next(_SERIAL)} {time.time_ns()})"}
+    return {**Q, "question": unique_question(Q["question"])}  # `label`: for the reader
 
 
 def _read(response) -> tuple[bytes, float | None]:

@@ -53,6 +53,43 @@ def test_the_same_question_twice_is_answered_locally_the_second_time(page, stand
     assert replay.question == QueryLog.objects.get(id=answer_id).question
 
 
+def test_an_answer_is_over_at_done_however_long_its_connection_stays_open(page):
+    """The server may close the stream a while after `done` (a proxy, the query log's
+    write): asking the same question again then is answered locally, not ignored as the
+    question still in flight."""
+    body = _sse(
+        ("meta", {"id": "x", "sources": [], "backend": "docs", "resolved": "add a client"}),
+        ("token", {"text": "Click **New client**."}),
+        ("done", {"id": "x", "latency_ms": 1, "ttft_ms": 1}),
+    )
+    _open(page)
+    # The stream's events arrive, and its connection never closes.
+    page.evaluate(
+        """(body) => {
+            const real = window.fetch;
+            window.streams = 0;
+            window.fetch = (url, init) => {
+                if (!String(url).includes("/stream/")) return real(url, init);
+                window.streams += 1;
+                const stream = new ReadableStream({
+                    start(c) { c.enqueue(new TextEncoder().encode(body)); },
+                });
+                const headers = {"Content-Type": "text/event-stream"};
+                return Promise.resolve(new Response(stream, {status: 200, headers}));
+            };
+        }""",
+        body,
+    )
+    _ask(page, "add a client")
+    _wait_answered(page)
+    _ask(page, "Add a client?")
+    page.wait_for_function(
+        "() => document.getElementById('helpdesk-widget').dataset.lastSource === 'local-cache'"
+    )
+    assert page.inner_text(".hd-answer") == "Click New client."
+    assert page.evaluate("window.streams") == 1
+
+
 def test_partial_text_is_visible_before_the_stream_ends(page, standin):
     standin.reset(delay=0.4)
     _open(page, "/clients/")

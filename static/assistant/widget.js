@@ -412,6 +412,9 @@ class HelpWidget {
       }
       for await (const [kind, data] of readEvents(response)) {
         this.onEvent(kind, data, answer, key);
+        // The answer is over at its last event, whenever the connection closes after it:
+        // asking it again now must find the local answer, not this stream still "in flight".
+        if (kind === "done" || kind === "error") break;
       }
     } catch (err) {
       if (err.name === "AbortError") return;
