@@ -132,6 +132,29 @@ def test_sections_are_embedded_once_when_docs_change_never_per_question(
     assert embedded == [1]
 
 
+def test_the_task_stores_what_the_database_lacks_even_when_its_process_remembers_it(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Another worker reads the vectors from the database (and counts them in the docs'
+    version): a vector this process holds from a save that never committed is stored by the
+    task, without embedding it again, and the version moves."""
+    embedded: list[int] = []
+    real = semantic._embed
+    monkeypatch.setattr(semantic, "_embed", lambda t: embedded.append(len(t)) or real(t))
+    monkeypatch.setattr(semantic, "_memo", {})
+    with django_capture_on_commit_callbacks(execute=True):
+        doc = HelpDoc.objects.create(
+            title="Breaks", slug="breaks", body="## Paid breaks\n\nBreaks under 20 minutes are paid"
+        )
+    assert embedded == [1]
+    SectionVector.objects.all().delete()  # as a rolled-back transaction leaves them
+    before = selectors.docs_version()
+    semantic.embed_docs([doc.pk])
+    assert SectionVector.objects.count() == 1 and embedded == [1]
+    monkeypatch.setattr(selectors, "_local_version", None)  # (this process's 1 s memo)
+    assert selectors.docs_version() != before  # the shared version moved
+
+
 def test_a_common_word_of_the_docs_does_not_cover_for_a_rare_one(centre):
     # "shift" is everywhere in this help centre; "tax" nowhere.
     found = selectors.helpdoc_retrieve(

@@ -139,13 +139,16 @@ def _embed_later() -> None:
 
 
 def _store(todo: dict[str, str]) -> None:
+    """Embed `todo` (key → text), unless this process has the vector already, and store it."""
     from assistant.models import SectionVector
 
-    vectors = _embed(list(todo.values()))
-    rows = []
-    for key, vector in zip(todo, vectors, strict=True):
-        _memo[key] = vector
-        rows.append(SectionVector(key=key, vector=vector.astype(np.float16).tobytes()))
+    new = {k: t for k, t in todo.items() if k not in _memo}
+    if new:
+        for key, vector in zip(new, _embed(list(new.values())), strict=True):
+            _memo[key] = vector
+    rows = [
+        SectionVector(key=key, vector=_memo[key].astype(np.float16).tobytes()) for key in todo
+    ]
     SectionVector.objects.bulk_create(rows, ignore_conflicts=True)
     if len(_memo) > _MEMO_MAX:
         _memo.clear()
@@ -158,17 +161,29 @@ def embed_docs(doc_ids: Iterable[int]) -> int:
 
     if not available():
         return 0
-    texts = [
-        section_text(section.title, section.text)
+    from assistant.models import SectionVector
+
+    texts = {
+        key_of(text): text
         for doc in HelpDoc.objects.filter(pk__in=list(doc_ids))
         for section in doc.parsed_sections()
         if section.blocks
-    ]
-    before = len(_memo)
-    section_vectors(texts, compute=len(texts))
-    added = max(0, len(_memo) - before)
-    if added:
+        for text in [section_text(section.title, section.text)]
+    }
+    # What the database lacks, whatever this process remembers: a vector in memory may be
+    # one whose row was never committed (a rolled-back save), and the other workers read the
+    # database. They count the stored vectors in the docs' version, so the version moves once
+    # here, when all are stored, not as each worker's index build stores a few.
+    stored: set[str] = set()
+    keys = list(texts)
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        stored.update(SectionVector.objects.filter(key__in=chunk).values_list("key", flat=True))
+    todo = {k: t for k, t in texts.items() if k not in stored}
+    embedded = sum(1 for k in todo if k not in _memo)
+    if todo:
+        _store(todo)
         from assistant.helpdocs.selectors import docs_version_reset
 
         docs_version_reset()
-    return added
+    return embedded
