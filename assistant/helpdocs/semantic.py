@@ -142,13 +142,12 @@ def _store(todo: dict[str, str]) -> None:
     """Embed `todo` (key → text), unless this process has the vector already, and store it."""
     from assistant.models import SectionVector
 
-    new = {k: t for k, t in todo.items() if k not in _memo}
+    vectors = {k: v for k in todo if (v := _memo.get(k)) is not None}
+    new = [k for k in todo if k not in vectors]
     if new:
-        for key, vector in zip(new, _embed(list(new.values())), strict=True):
-            _memo[key] = vector
-    rows = [
-        SectionVector(key=key, vector=_memo[key].astype(np.float16).tobytes()) for key in todo
-    ]
+        for key, vector in zip(new, _embed([todo[k] for k in new]), strict=True):
+            vectors[key] = _memo[key] = vector
+    rows = [SectionVector(key=k, vector=v.astype(np.float16).tobytes()) for k, v in vectors.items()]
     SectionVector.objects.bulk_create(rows, ignore_conflicts=True)
     if len(_memo) > _MEMO_MAX:
         _memo.clear()
