@@ -108,9 +108,10 @@ def test_a_question_its_first_section_holds_word_for_word_asks_no_model(centre, 
     assert found.covered and found.sections[0].title == "Swapping a shift › Approve a swap"
 
 
-def test_sections_are_embedded_once_when_docs_change_never_per_question(
-    db, monkeypatch, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def breaks(db, monkeypatch, django_capture_on_commit_callbacks):
+    """A doc of one section saved (its embedding task run once the save commits), and the
+    sizes of the embedding calls made since this process forgot every vector."""
     embedded: list[int] = []
     real = semantic._embed
     monkeypatch.setattr(semantic, "_embed", lambda t: embedded.append(len(t)) or real(t))
@@ -119,6 +120,13 @@ def test_sections_are_embedded_once_when_docs_change_never_per_question(
         doc = HelpDoc.objects.create(
             title="Breaks", slug="breaks", body="## Paid breaks\n\nBreaks under 20 minutes are paid"
         )
+    return doc, embedded
+
+
+def test_sections_are_embedded_once_when_docs_change_never_per_question(
+    breaks, django_capture_on_commit_callbacks
+):
+    doc, embedded = breaks
     assert embedded == [1]  # the task, after the save committed
     assert SectionVector.objects.filter(key=semantic.key_of(
         semantic.section_text("Breaks › Paid breaks", "Breaks under 20 minutes are paid")
@@ -133,19 +141,12 @@ def test_sections_are_embedded_once_when_docs_change_never_per_question(
 
 
 def test_the_task_stores_what_the_database_lacks_even_when_its_process_remembers_it(
-    db, monkeypatch, django_capture_on_commit_callbacks
+    breaks, monkeypatch
 ):
     """Another worker reads the vectors from the database (and counts them in the docs'
     version): a vector this process holds from a save that never committed is stored by the
     task, without embedding it again, and the version moves."""
-    embedded: list[int] = []
-    real = semantic._embed
-    monkeypatch.setattr(semantic, "_embed", lambda t: embedded.append(len(t)) or real(t))
-    monkeypatch.setattr(semantic, "_memo", {})
-    with django_capture_on_commit_callbacks(execute=True):
-        doc = HelpDoc.objects.create(
-            title="Breaks", slug="breaks", body="## Paid breaks\n\nBreaks under 20 minutes are paid"
-        )
+    doc, embedded = breaks
     assert embedded == [1]
     SectionVector.objects.all().delete()  # as a rolled-back transaction leaves them
     before = selectors.docs_version()
