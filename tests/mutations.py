@@ -63,7 +63,7 @@ MUTATIONS = [
         "rate limit: keyed by IP even for a signed-in user",
         "assistant/web/visitors.py",
         'Visitor(ident, (ident,), _hash(_secret("rate-limit"), f"u:{user.pk}"))',
-        "Visitor(ident, (ident,), limit_key)",
+        'Visitor(ident, (ident,), _hash(_secret("rate-limit"), f"ip:{client_ip}"))',
         ("tests/test_api_help.py",),
     ),
     Mutation(

@@ -115,7 +115,8 @@ class _Claim:
 
 
 class StepChecks:
-    """The passages' phrases and claims, read once per answer."""
+    """The passages' phrases and claims, read once per set of passages (the guard keeps them:
+    grounding._passages)."""
 
     def __init__(self, passages: str, language: str = "en"):
         self.language = language

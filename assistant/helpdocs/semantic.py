@@ -15,11 +15,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from assistant import conf
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +105,9 @@ def section_vectors(texts: list[str], compute: int = EMBED_ON_BUILD_MAX) -> np.n
     task is asked for them). None without the model."""
     if not texts or not available():
         return None
-    from assistant.models import SectionVector
-
     keys = [key_of(t) for t in texts]
     missing = [k for k in dict.fromkeys(keys) if k not in _memo]
-    for start in range(0, len(missing), 1000):
-        rows = SectionVector.objects.filter(key__in=missing[start : start + 1000])
+    for rows in _stored(missing):
         for row in rows.iterator():
             _memo[row.key] = np.frombuffer(bytes(row.vector), dtype=np.float16).astype(np.float32)
     todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in _memo}
@@ -117,6 +118,14 @@ def section_vectors(texts: list[str], compute: int = EMBED_ON_BUILD_MAX) -> np.n
     dim = next((len(v) for v in (_memo.get(k) for k in keys) if v is not None), 384)
     zeros = np.zeros(dim, dtype=np.float32)
     return np.stack([_memo.get(k, zeros) for k in keys])
+
+
+def _stored(keys: list[str]) -> Iterator["QuerySet"]:
+    """The stored vectors of `keys`, a query per thousand keys (a bounded IN list)."""
+    from assistant.models import SectionVector
+
+    for start in range(0, len(keys), 1000):
+        yield SectionVector.objects.filter(key__in=keys[start : start + 1000])
 
 
 _asked_at = 0.0
@@ -160,8 +169,6 @@ def embed_docs(doc_ids: Iterable[int]) -> int:
 
     if not available():
         return 0
-    from assistant.models import SectionVector
-
     texts = {
         key_of(text): text
         for doc in HelpDoc.objects.filter(pk__in=list(doc_ids))
@@ -173,11 +180,7 @@ def embed_docs(doc_ids: Iterable[int]) -> int:
     # one whose row was never committed (a rolled-back save), and the other workers read the
     # database. They count the stored vectors in the docs' version, so the version moves once
     # here, when all are stored, not as each worker's index build stores a few.
-    stored: set[str] = set()
-    keys = list(texts)
-    for start in range(0, len(keys), 1000):
-        chunk = keys[start : start + 1000]
-        stored.update(SectionVector.objects.filter(key__in=chunk).values_list("key", flat=True))
+    stored = {key for rows in _stored(list(texts)) for key in rows.values_list("key", flat=True)}
     todo = {k: t for k, t in texts.items() if k not in stored}
     embedded = sum(1 for k in todo if k not in _memo)
     if todo:

@@ -106,14 +106,12 @@ def turns_of(
     ]
 
 
-def record_widget_hits(
-    *, answer_ids: list[str], visitor: str, visitor_ids: tuple[str, ...] = ()
-) -> int:
+def record_widget_hits(*, answer_ids: list[str], visitor: str, visitor_ids: tuple[str, ...]) -> int:
     """Log the answers the widget replayed from its local cache, each as the answer the server
     issued under that id to this visitor: its question, page and docs come from the server's
     own row, so a hit can repeat an answer but never invent a question. Unknown or foreign ids
     are ignored and counted as rejected. Returns the hits logged."""
-    issued = _issued_to(visitor_ids or (visitor,), set(answer_ids))
+    issued = _issued_to(visitor_ids, set(answer_ids))
     now = timezone.now()
     rows = [
         QueryLog(

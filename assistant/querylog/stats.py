@@ -132,6 +132,7 @@ def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
     guard = rollups.Cell()
     for cell in cells.values():
         guard.add_guard(cell.guard_answers, cell.guard_removed, cell.guard_kinds)
+    follow_ups = sum(cell.follow_ups for cell in cells.values())
     return {
         "since": since,
         "total": total,
@@ -149,8 +150,8 @@ def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
             "removed": guard.guard_removed,
             "by_kind": sorted(guard.guard_kinds.items(), key=lambda kv: (-kv[1], kv[0])),
         },
-        "follow_ups": sum(cell.follow_ups for cell in cells.values()),
-        "follow_up_rate": rate(sum(cell.follow_ups for cell in cells.values())),
+        "follow_ups": follow_ups,
+        "follow_up_rate": rate(follow_ups),
         "error_rate": rate(count(lambda key: key[3] == QueryStatus.ERROR)),
         "rate_limited": count(lambda key: key[3] == QueryStatus.RATE_LIMITED),
         "backend_mix": sorted(

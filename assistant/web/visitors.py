@@ -107,10 +107,10 @@ def user_id(pk) -> str:
 def visitor_of(user, client_ip: str) -> Visitor:
     """Who asks, for rate limits, votes and the query log: the user, or the IP address of an
     anonymous reader, as keyed hashes."""
-    limit_key = _hash(_secret("rate-limit"), f"ip:{client_ip}")
     if user is not None and user.is_authenticated:
         ident = user_id(user.pk)
         return Visitor(ident, (ident,), _hash(_secret("rate-limit"), f"u:{user.pk}"))
+    limit_key = _hash(_secret("rate-limit"), f"ip:{client_ip}")
     today = now().date()
     ids = []
     for day in (today, today - timedelta(days=1)):

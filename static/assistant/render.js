@@ -1,7 +1,7 @@
 // A tiny, safe Markdown subset for model output: paragraphs, lists (numbered as given, nested),
-// **bold**, `code` and
-// [links](https://…). Everything is built with createElement and textContent: model text is
-// never parsed as HTML, links are http(s) only, and there are no images.
+// **bold**, `code` and [links](https://…). Everything is built with createElement and
+// textContent: model text is never parsed as HTML, links are http(s) only, and there are no
+// images.
 
 const INLINE = /(\*\*([^*]+)\*\*|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\))/g;
 
