@@ -1,6 +1,8 @@
 """POST /assistant/api/help/stream/: event order, headers, live tokens, errors, limits."""
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.test import AsyncClient
 
 from tests.conftest import sse_events
 from tests.ollama_standin import SENTENCES
@@ -80,6 +82,30 @@ def test_cached_answer_streams_meta_one_token_done(ask, ollama):
     assert events[1][1]["cached"] is True
     assert events[2][1]["text"] == "".join(ollama.tokens)
     assert ollama.chat_calls == 1
+
+
+def test_the_answer_is_logged_before_its_reader_sees_done(ollama):
+    """A reader may vote on an answer, or the widget report a replay of it, the moment `done`
+    arrives: by then the answer's row must be there, whatever the server does after."""
+    from assistant.models import QueryLog, QueryStatus
+
+    async def read_to_done():
+        r = await AsyncClient().post(
+            "/assistant/api/help/stream/", Q, content_type="application/json"
+        )
+        body = aiter(r.streaming_content)
+        seen = b""
+        while b"event: done" not in seen:  # the body is left waiting right after `done`
+            seen += await anext(body)
+        answer_id = dict(sse_events(seen))["meta"]["id"]
+        row = await sync_to_async(QueryLog.objects.filter(id=answer_id).first)()
+        async for _ in body:  # then read to its end
+            pass
+        return row
+
+    row = async_to_sync(read_to_done)()
+    assert row is not None and row.status == QueryStatus.OK and row.path == Q["path"]
+    assert QueryLog.objects.count() == 1  # logged once, though the body ended after
 
 
 def test_comment_lines_keep_the_stream_open_before_the_first_token(ask, ollama, settings):

@@ -74,8 +74,8 @@ class AnswerFailed(ApiError):
 
 class Answer:
     """The events one reader receives. `stream()` yields them (None: still waiting, a
-    heartbeat), observes each into `outcome`, and logs the outcome when it ends, whether the
-    answer completed, failed or the reader left."""
+    heartbeat), observes each into `outcome`, and logs the outcome once: at `done` or `error`,
+    before the reader receives it, or when the reader leaves before either."""
 
     def __init__(self, outcome: Outcome, question: Question, events: AsyncIterator[Event | None]):
         self.outcome = outcome
@@ -83,14 +83,20 @@ class Answer:
         self._events = events
 
     async def stream(self) -> AsyncIterator[Event | None]:
+        unlogged = self._question.logged
         try:
             async with aclosing(self._events) as events:
                 async for event in events:
                     if event is not None:
                         self.outcome.observe(event)
+                        if unlogged and isinstance(event, TERMINAL):
+                            # Logged before the reader sees the end: a vote on this answer,
+                            # or a replay of it from the widget's cache, may follow at once.
+                            unlogged = False
+                            await _record(self.outcome, self._question.endpoint)
                     yield event
         finally:
-            if self._question.logged:
+            if unlogged:  # the reader left first
                 await _record(self.outcome, self._question.endpoint)
 
     async def collect(self) -> dict:
