@@ -1,6 +1,6 @@
 """Answering one question: the server cache, coverage, the rate limit, single-flight and the
 backend chain, as one stream of typed events. Its listener (Answer) turns the events the
-reader receives into the Outcome, and logs it when the stream ends."""
+reader receives into the Outcome, and logs it at the answer's last event."""
 
 import asyncio
 import dataclasses
