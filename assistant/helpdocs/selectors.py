@@ -16,6 +16,9 @@ from assistant.helpdocs.text import guess_language, terms, topic_terms
 from assistant.models import AUDIENCE_LEVELS, Audience, HelpDoc, SectionVector
 
 __all__ = [
+    "COVERED",
+    "MAYBE",
+    "NONE",
     "Hit",
     "Passage",
     "Retrieval",
@@ -154,13 +157,22 @@ class Retrieval:
     """What the docs say about a question: ranked sections, and whether they cover it."""
 
     hits: list[Hit]
-    covered: bool
+    coverage: str  # COVERED, MAYBE or NONE: how well the docs cover the question
     topic: frozenset[str]  # the question's topic terms
     # The covering sections (best first), for the docs answer.
     sections: list[Passage] = field(default_factory=list)
     related: list[Hit] = field(default_factory=list)  # near matches when not covered
     weights: dict[str, float] = field(default_factory=dict)  # each topic term's weight
+    confidence: float = 0.0  # the evidence that the docs answer it, 0 to 1 (helpdocs.coverage)
 
+    @property
+    def covered(self) -> bool:
+        return self.coverage == COVERED
+
+
+# How well the docs cover a question (the API's `coverage`): `maybe` where the evidence is
+# between: the best section is offered as possibly relevant, never as a sure answer.
+COVERED, MAYBE, NONE = "covered", "maybe", "none"
 
 SECOND_SECTION_RATIO = 0.95
 # The share of the question's topic (each term weighed by how rare it is in the docs) that a
@@ -300,7 +312,7 @@ def helpdoc_retrieve(
                 h.passage.doc_id for h in related
             }:
                 related.append(hit)
-        return Retrieval(hits, False, topic, related=related[:2], weights=weights)
+        return Retrieval(hits, NONE, topic, related=related[:2], weights=weights)
     # The best covering section leads; a second joins only when it is clearly as relevant:
     # it covers as much, in the same language, and ranks about as high.
     ordered = [first] + [h for h in hits if h is not first]
@@ -314,4 +326,4 @@ def helpdoc_retrieve(
         ):
             sections.append(hit.passage)
             break
-    return Retrieval(ordered, True, topic, sections=sections, weights=weights)
+    return Retrieval(ordered, COVERED, topic, sections=sections, weights=weights)
