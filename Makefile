@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 HOST   ?= 127.0.0.1:8000
 , := ,
 
-.PHONY: run test lint bench eval mutants install test-deps chromium gettext axe messages migrate clean
+.PHONY: run test lint docs bench eval mutants install test-deps chromium gettext axe messages migrate clean
 
 # EMBEDDED=1 adds the embedded llama.cpp model (an opt-in: `make eval` measured its guarded
 # answers below the docs answer, see README) to `make run`'s chain.
@@ -89,7 +89,12 @@ lint: $(VENV)/.test-installed
 
 test: test-deps
 	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The documentation site (docs/, mkdocs.yml) into site/; strict: a broken link fails.
+docs: $(VENV)/.test-installed
+	$(BIN)/mkdocs build --strict --quiet
 
 bench: test-deps
 	$(BIN)/python -m bench
@@ -103,4 +108,4 @@ mutants: test-deps
 	$(BIN)/python -m tests.mutations
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest-db*.sqlite3 staticfiles node_modules
+	rm -rf $(VENV) db.sqlite3 .pytest-db*.sqlite3 staticfiles node_modules site
