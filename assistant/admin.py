@@ -28,7 +28,9 @@ class ImportZipForm(forms.Form):
         help_text="For files whose front matter names none.",
     )
     language = forms.CharField(
-        max_length=10, initial="en", help_text="For files whose front matter names none."
+        max_length=10,
+        required=False,
+        help_text="For files whose front matter names none (empty: detected from each text).",
     )
     prune = forms.BooleanField(
         required=False,

@@ -2,10 +2,12 @@ import hashlib
 import json
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
 from assistant.helpdocs import parsing
+from assistant.helpdocs.text import detect_language
 
 
 class Audience(models.TextChoices):
@@ -36,7 +38,13 @@ class HelpDoc(models.Model):
     audience = models.CharField(
         max_length=20, choices=Audience.choices, default=Audience.PUBLIC, db_index=True
     )
-    language = models.CharField(max_length=10, default="en", db_index=True)
+    language = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text="en, fr… Leave it empty to detect it from the doc's text.",
+    )
     published = models.BooleanField(default=True, db_index=True)
     updated = models.DateTimeField(auto_now=True, db_index=True)
     # Where an imported doc came from ("" for a doc written in the admin): its file, the hash
@@ -64,7 +72,22 @@ class HelpDoc(models.Model):
 
     def read_sections(self) -> dict:
         parsed = parsing.read(self.body, self.title)
-        return {"v": parsing.VERSION, "sections": [s.as_json() for s in parsed.sections]}
+        return {
+            "v": parsing.VERSION,
+            "sections": [s.as_json() for s in parsed.sections],
+            # What the text says its language is, for when nobody set the doc's.
+            "detected": detect_language(f"{self.title}\n{self.body}"),
+        }
+
+    @property
+    def text_language(self) -> str:
+        """The language the doc is written in: as set, else detected from its text, else
+        the site's default."""
+        if self.language:
+            return self.language
+        stored = self.sections if isinstance(self.sections, dict) else {}
+        detected = stored["detected"] if "detected" in stored else self.read_sections()["detected"]
+        return detected or settings.LANGUAGE_CODE.split("-")[0]
 
     def parsed_sections(self) -> list[parsing.Section]:
         """The doc's sections (read again if stored by an older reader)."""

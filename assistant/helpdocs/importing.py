@@ -271,7 +271,7 @@ def docs_import(
     errors: list[tuple[str, str]] | None = None,
     scopes: list[str] | None = None,
     audience: str = Audience.PUBLIC,
-    language: str = "en",
+    language: str = "",
     prune: bool = False,
     dry_run: bool = False,
 ) -> ImportReport:

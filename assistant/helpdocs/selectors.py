@@ -121,7 +121,7 @@ def build_index(audience: str) -> SectionIndex:
         entries += passages_of(
             doc_id=doc.pk,
             url=doc.get_absolute_url(),
-            language=doc.language,
+            language=doc.text_language,
             prefixes=tuple(doc.prefixes),
             sections=doc.parsed_sections(),
             keywords=doc.keywords,

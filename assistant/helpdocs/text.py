@@ -149,6 +149,24 @@ def guess_language(text: str, default: str = "en") -> str:
     return "fr" if fr > en else "en" if en > fr else default
 
 
+# A doc's language is told by its function words only when there are enough of them and one
+# language has clearly more: a title, a table or a code block says nothing.
+_DETECT_MIN_WORDS = 4
+_DETECT_RATIO = 2.0
+
+
+def detect_language(text: str) -> str:
+    """A doc's language from its text ("fr" or "en"), or "" when the text doesn't tell."""
+    words = _WORD.findall(fold(text))
+    fr = sum(w in _FRENCH for w in words)
+    en = sum(w in _ENGLISH for w in words)
+    if max(fr, en) < _DETECT_MIN_WORDS:
+        return ""
+    if fr >= _DETECT_RATIO * en:
+        return "fr"
+    return "en" if en >= _DETECT_RATIO * fr else ""
+
+
 @lru_cache(maxsize=100_000)
 def stem(word: str, language: str = "en") -> str:
     """Snowball's stem of a folded word: "invoices", "invoicing" → "invoic"."""

@@ -26,7 +26,9 @@ class Command(BaseCommand):
             help="For files whose front matter names none (default: public).",
         )
         parser.add_argument(
-            "--language", default="en", help="For files whose front matter names none."
+            "--language",
+            default="",
+            help="For files whose front matter names none (default: detected from each text).",
         )
 
     def handle(self, *args, **options) -> None:
