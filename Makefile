@@ -60,27 +60,56 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-# The translation catalog (locale/): find the texts to translate, then compile the catalog.
-MESSAGES_IGNORE := --ignore=.venv --ignore=node_modules --ignore=tests --ignore=bench --ignore=.eval
+# The translation catalogs: the app's (assistant/locale/, for everything under assistant/)
+# and the demo site's (locale/). Find the texts to translate, then compile the catalogs.
+MESSAGES_IGNORE := --ignore=.venv --ignore=node_modules --ignore=tests --ignore=bench \
+	--ignore=.eval --ignore=site --ignore=build
 messages: gettext $(VENV)/.installed
 	DEBUG=1 $(BIN)/python manage.py makemessages -l fr --no-location $(MESSAGES_IGNORE)
-	DEBUG=1 $(BIN)/python manage.py compilemessages -l fr --ignore=.venv
+	DEBUG=1 $(BIN)/python manage.py compilemessages -l fr $(MESSAGES_IGNORE)
 
-# `make run` is the development setup: every one of its steps runs with DEBUG on (so the
-# development-only SECRET_KEY applies). Production never goes through these targets and
-# still needs SECRET_KEY whenever DEBUG is off.
+# `make run` is the development setup. Its steps run with DEBUG on, and its first run writes
+# .env (git-ignored: DEBUG=1 and a generated development key), which the settings read: every
+# manage.py command then works from another terminal too. Production never goes through these
+# targets, reads no .env unless it writes one, and needs SECRET_KEY whenever DEBUG is off.
 migrate run: export DEBUG = 1
 # Ollama when it runs, else the docs answer (and the embedded model in between with EMBEDDED=1).
 run: export ASSISTANT_BACKENDS ?= $(if $(filter 1,$(EMBEDDED)),ollama$(,)embedded$(,)docs,ollama$(,)docs)
 
-migrate: install
+# DOCS=path: that help centre (a folder or file of Markdown) instead of the demo docs. A path
+# that is not there, or holds no Markdown, stops make before anything is set up.
+DOCS ?=
+ifneq ($(strip $(DOCS)),)
+ifneq ($(filter run migrate,$(or $(MAKECMDGOALS),run)),)
+ifeq ($(wildcard $(DOCS)),)
+$(error DOCS=$(DOCS): no such file or folder)
+endif
+ifeq ($(shell find "$(DOCS)" -type f \( -name '*.md' -o -name '*.mdx' -o -name '*.markdown' \) 2>/dev/null | head -n 1),)
+$(error DOCS=$(DOCS): no Markdown (.md, .mdx, .markdown) there)
+endif
+endif
+endif
+
+.env:
+	@printf '%s\n' "# Development only: written by make run, read by helpdesk/settings.py (git-ignored)." \
+		"# Production: set the environment, or start from .env.example." \
+		"DEBUG=1" "SECRET_KEY=dev-$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(40))')" >$@
+	@echo "wrote .env (DEBUG=1, a generated development SECRET_KEY)"
+
+migrate: install .env
 	$(BIN)/python manage.py migrate --noinput
+ifeq ($(strip $(DOCS)),)
 	$(BIN)/python manage.py load_demo_docs
+else
+	$(BIN)/python manage.py import_docs --replace "$(DOCS)"
+endif
 
 # uvicorn, as production serves ASGI (runserver is WSGI: it would buffer the answer streams),
 # reloading on code changes.
 run: migrate
-	@echo "helpdesk on http://$(HOST)/  (answers: $$ASSISTANT_BACKENDS; admin: $(BIN)/python manage.py createsuperuser)"
+	@echo "helpdesk on http://$(HOST)/  (answers: $$ASSISTANT_BACKENDS)"
+	@echo "  an admin (help docs, statistics at /admin/), from another terminal:"
+	@echo "    $(BIN)/python manage.py createsuperuser"
 	$(BIN)/uvicorn helpdesk.asgi:application --reload --lifespan off \
 		--host $(word 1,$(subst :, ,$(HOST))) --port $(word 2,$(subst :, ,$(HOST)))
 

@@ -68,6 +68,10 @@ DEFAULTS: dict[str, Any] = {
     "HELP_IMPORT_MAX_BYTES": 1_000_000,
     # Meaning where words fail: the in-process embedding model ("local") or words alone ("off").
     "HELP_EMBEDDINGS": "local",
+    # Without a Celery worker (no broker, or tasks run eagerly as under `make run`), the
+    # sections' embeddings are computed by a thread of the process that asked (on), or inline
+    # where they are asked for (off: the tests, for deterministic results).
+    "HELP_EMBED_IN_THREAD": True,
 }
 
 

@@ -7,10 +7,19 @@ from pathlib import Path
 import dj_database_url
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from assistant import conf as assistant_conf
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The checkout's .env, when there is one: `make run` writes it (DEBUG=1 and a generated
+# development key) so that every manage.py command works in another terminal as written.
+# Variables set in the environment win; production writes none, or its own from .env.example.
+# HELPDESK_ENV_FILE names another file, or none when empty (the tests: their own settings).
+ENV_FILE = os.environ.get("HELPDESK_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    load_dotenv(ENV_FILE, override=False)
 
 
 def env(name: str, default: str = "") -> str:
@@ -168,6 +177,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Static files and i18n --------------------------------------------------
 STATIC_URL = "static/"
+# The demo's own files; the widget's come with the app (assistant/static/, the app finder).
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Production (after collectstatic): STATIC_MANIFEST=1 serves hashed, compressed files from
@@ -183,7 +193,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 LANGUAGE_CODE = "en"
-# The widget, its server texts and the demo site, in English and French (locale/).
+# The widget and its server texts (the app's catalog, assistant/locale/) and the demo site
+# (locale/), in English and French.
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"

@@ -68,14 +68,14 @@ MUTATIONS = [
     ),
     Mutation(
         "widget: hints kept when the path changes",
-        "static/assistant/widget.js",
+        "assistant/static/assistant/widget.js",
         "if (this.hints === null || this.hintsPath !== location.pathname) {",
         "if (this.hints === null) {",
         ("tests/test_widget_browser.py",),
     ),
     Mutation(
         "widget: the LRU forgets what was used last",
-        "static/assistant/widget.js",
+        "assistant/static/assistant/widget.js",
         "    this.map.delete(key);\n    this.map.set(key, value);\n    return value;",
         "    return value;",
         ("tests/test_widget_browser.py",),

@@ -4,6 +4,9 @@ databases of the tests' own, whichever test runs first or alone."""
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
+# Never the checkout's .env (`make run` writes one with DEBUG=1), here or in the apps the
+# tests start.
+os.environ.setdefault("HELPDESK_ENV_FILE", "")
 
 from helpdesk.settings import *  # noqa: E402, F403
 from helpdesk.settings import BASE_DIR, DATABASES  # noqa: E402
@@ -18,3 +21,4 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # Celery tasks (the sections' embeddings after a doc is saved) run where they are asked for:
 # no worker runs beside the suite. The test of a real worker sets its own configuration.
 CELERY_TASK_ALWAYS_EAGER = True
+HELP_EMBED_IN_THREAD = False

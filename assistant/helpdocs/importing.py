@@ -5,17 +5,19 @@ Each file becomes one doc; its front matter gives the title, slug, description, 
 audience, language, page paths and published state, under the names Docusaurus, MkDocs, Hugo
 and Jekyll use (`id`, `draft`, `lang`…); the rest of their conventions (`sidebar_position`,
 `weight`, `menu`…) are ignored. A doc that an import wrote and nobody edited since is updated
-when its file changes, left alone when it doesn't, and unpublished by `prune` when its file is
-gone. A doc written (or edited) in the admin is never overwritten: the file is reported as a
-conflict. A file that can't be read is a clear error naming it, and the rest still imports;
-each doc is written whole or not at all, and the docs' version changes once per run.
+when its file changes, left alone when it doesn't, unpublished by `prune` when its file is
+gone, and removed by `replace` when another import wrote it (the demo's docs included). A doc
+written (or edited) in the admin is never overwritten: the file is reported as a conflict. A
+file that can't be read is a clear error naming it, and the rest still imports; each doc is
+written whole or not at all (and committed as it is: an interrupted import keeps what it
+wrote), and the docs' version changes once per run.
 """
 
 import contextvars
 import os
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -52,9 +54,12 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     unpublished: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # by `replace`
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (source, why) `replace` kept
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # (source, why)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (source, why)
     dry_run: bool = False
+    replace: bool = False
 
     @property
     def failed(self) -> bool:
@@ -64,7 +69,8 @@ class ImportReport:
         return (
             f"{len(self.created)} created, {len(self.updated)} updated, "
             f"{len(self.unchanged)} unchanged, {len(self.unpublished)} unpublished, "
-            f"{len(self.conflicts)} conflicts, {len(self.errors)} errors"
+            + (f"{len(self.removed)} removed, " if self.replace else "")
+            + f"{len(self.conflicts)} conflicts, {len(self.errors)} errors"
             + (" (dry run: nothing written)" if self.dry_run else "")
         )
 
@@ -265,77 +271,120 @@ def _importing() -> Iterator[None]:
         _in_import.reset(token)
 
 
+# Told after each file: (files done, files in all, the file's source, what became of it).
+Progress = Callable[[int, int, str, str], None]
+
+
 def docs_import(
     *,
     files: list[SourceFile],
     errors: list[tuple[str, str]] | None = None,
     scopes: list[str] | None = None,
     audience: str = Audience.PUBLIC,
-    language: str = "",
+    language: str = "en",
     prune: bool = False,
+    replace: bool = False,
     dry_run: bool = False,
+    embed: bool = True,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Sync `files` into HelpDoc (see the module's docstring). `errors`: files already found
-    unreadable; `scopes`: where `prune` looks for docs whose file is gone."""
+    unreadable; `scopes`: where `prune` looks for docs whose file is gone. `replace`: the
+    files become the site's docs — imported docs (the demo's included) that are not among them
+    are removed, unless edited in the admin since; docs written in the admin stay. Each file
+    commits on its own, so an interrupted import keeps what it wrote and a rerun carries on.
+    `embed`: ask for the changed sections' vectors at the end (the worker, or a thread)."""
     from assistant.helpdocs.selectors import docs_version_reset
 
-    report = ImportReport(errors=list(errors or []), dry_run=dry_run)
+    report = ImportReport(errors=list(errors or []), dry_run=dry_run, replace=replace)
     seen = {source for source, _ in report.errors}
     changed: list[int] = []
     slugs: dict[str, str] = {}
-    with _importing(), transaction.atomic():
-        for file in sorted(files, key=lambda f: f.source):
-            seen.add(file.source)
-            try:
-                fields = doc_fields(file, audience=audience, language=language)
-                if fields["slug"] in slugs:
-                    raise FileError(f"slug '{fields['slug']}' is also {slugs[fields['slug']]}'s")
-                slugs[fields["slug"]] = file.source
-                with transaction.atomic():
-                    outcome, doc = _sync_one(file, fields)
-            except FileError as exc:
-                report.errors.append((file.source, str(exc)))
-                continue
-            except DatabaseError as exc:
-                report.errors.append((file.source, f"could not be written: {exc}"))
-                continue
-            if outcome == "conflict":
-                report.conflicts.append((file.source, doc))
-                continue
-            getattr(report, outcome).append(file.source)
-            if outcome in ("created", "updated"):
-                changed.append(doc.pk)
-        if prune:
-            for doc in _gone(scopes or [], seen):
-                doc.published = False
-                doc.source_hash = doc.content_hash()  # the import's doing, not an edit
-                doc.save(update_fields=["published", "source_hash", "updated"])
-                report.unpublished.append(doc.source)
-                changed.append(doc.pk)
-        if dry_run:
-            transaction.set_rollback(True)
-    if changed and not dry_run:
-        docs_version_reset()
-        transaction.on_commit(lambda: _embed_later(changed))
+    ordered = sorted(files, key=lambda f: f.source)
+    try:
+        with _importing():
+            for number, file in enumerate(ordered, 1):
+                seen.add(file.source)
+                outcome = _import_file(file, report, slugs, changed, audience, language, replace)
+                if progress:
+                    progress(number, len(ordered), file.source, outcome)
+            if prune:
+                for doc in _gone(scopes or [], seen):
+                    with transaction.atomic():
+                        doc.published = False
+                        doc.source_hash = doc.content_hash()  # the import's doing, not an edit
+                        doc.save(update_fields=["published", "source_hash", "updated"])
+                        transaction.set_rollback(dry_run)
+                    report.unpublished.append(doc.source)
+                    changed.append(doc.pk)
+            if replace:
+                _replace_the_rest(seen, report, dry_run)
+    finally:  # an interrupted import too: what it wrote is served (and embedded) from now on
+        if (changed or report.removed) and not dry_run:
+            docs_version_reset()
+            if embed and changed:
+                transaction.on_commit(lambda: _embed_later(changed))
     return report
 
 
-def _sync_one(file: SourceFile, fields: dict) -> tuple[str, HelpDoc | str]:
+def _import_file(file, report, slugs, changed, audience, language, replace) -> str:
+    """One file, written whole or not at all; returns what became of it."""
+    try:
+        fields = doc_fields(file, audience=audience, language=language)
+        if fields["slug"] in slugs:
+            raise FileError(f"slug '{fields['slug']}' is also {slugs[fields['slug']]}'s")
+        slugs[fields["slug"]] = file.source
+        with transaction.atomic():
+            outcome, doc = _sync_one(file, fields, replace=replace)
+            transaction.set_rollback(report.dry_run)
+    except FileError as exc:
+        report.errors.append((file.source, str(exc)))
+        return "error"
+    except DatabaseError as exc:
+        report.errors.append((file.source, f"could not be written: {exc}"))
+        return "error"
+    if outcome == "conflict":
+        report.conflicts.append((file.source, doc))
+        return outcome
+    getattr(report, outcome).append(file.source)
+    if outcome in ("created", "updated") and not report.dry_run:
+        changed.append(doc.pk)
+    return outcome
+
+
+def _sync_one(file: SourceFile, fields: dict, *, replace: bool) -> tuple[str, HelpDoc | str]:
     doc = HelpDoc.objects.select_for_update().filter(slug=fields["slug"]).first()
     if doc is None:
         doc = HelpDoc(**fields, source=file.source)
         return "created", _written(doc)
     if not doc.source:
         return "conflict", f"'{doc.slug}' is a doc written in the admin: left as it is"
-    if doc.source != file.source:
-        return "conflict", f"'{doc.slug}' was imported from {doc.source}: left as it is"
-    if doc.content_hash() != doc.source_hash:
+    edited = doc.content_hash() != doc.source_hash
+    if doc.source != file.source and (edited or not replace):
+        hint = "" if edited else " (--replace makes this file's the doc)"
+        return "conflict", f"'{doc.slug}' was imported from {doc.source}: left as it is{hint}"
+    if edited:
         return "conflict", f"'{doc.slug}' was edited in the admin since its import: left as it is"
+    taken_over, doc.source = doc.source != file.source, file.source
     for name, value in fields.items():
         setattr(doc, name, value)
-    if doc.content_hash() == doc.source_hash:
+    if doc.content_hash() == doc.source_hash and not taken_over:
         return "unchanged", doc
     return "updated", _written(doc)
+
+
+def _replace_the_rest(seen: set[str], report: ImportReport, dry_run: bool) -> None:
+    """Remove the imported docs (the demo's included) this import didn't write, except those
+    edited in the admin since their import; docs written in the admin have no source."""
+    for doc in HelpDoc.objects.exclude(source="").order_by("source"):
+        if doc.source in seen:
+            continue
+        if doc.content_hash() != doc.source_hash:
+            report.kept.append((doc.source, f"'{doc.slug}' was edited in the admin: kept"))
+            continue
+        if not dry_run:
+            doc.delete()
+        report.removed.append(doc.source)
 
 
 def _written(doc: HelpDoc) -> HelpDoc:
