@@ -59,3 +59,44 @@ def test_deploy_check_finds_a_missing_csrf_middleware_ours_or_djangos(settings):
     assert "assistant.W012" in deploy_ids()
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.csrf.CsrfViewMiddleware"]
     assert "assistant.W012" not in deploy_ids()
+
+
+def _messages(deploy=False):
+    return {m.id: m.msg for m in checks.run_checks(include_deployment_checks=deploy)}
+
+
+def test_a_host_site_missing_a_required_app_gets_an_error_naming_it(settings):
+    static = "django.contrib.staticfiles"
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != static]
+    found = _messages()
+    assert "django.contrib.staticfiles" in found["assistant.E001"]
+    assert any(m.level >= checks.ERROR for m in checks.run_checks() if m.id == "assistant.E001")
+
+
+def test_the_widget_tag_without_the_request_context_processor_is_an_error(settings):
+    engine = settings.TEMPLATES[0]
+    processors = [
+        p for p in engine["OPTIONS"]["context_processors"] if not p.endswith(".request")
+    ]
+    options = {**engine["OPTIONS"], "context_processors": processors}
+    settings.TEMPLATES = [{**engine, "OPTIONS": options}]
+    assert "django.template.context_processors.request" in _messages()["assistant.E002"]
+
+
+def test_the_demo_settings_have_what_the_app_requires():
+    assert not {i for i in _ids() if i.startswith("assistant.E")}
+
+
+def test_deploy_checks_name_what_production_adds(settings):
+    """WSGI only, no CSP, no Celery worker (the tests run tasks eagerly): each said, with
+    the settings to copy."""
+    settings.ASGI_APPLICATION = None
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "CSP" not in m]
+    found = _messages(deploy=True)
+    assert "ASGI_APPLICATION" in found["assistant.W003"]
+    assert "Content-Security-Policy" in found["assistant.W004"]
+    assert "Celery worker" in found["assistant.W005"]
+    settings.ASGI_APPLICATION = "helpdesk.asgi.application"
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "csp.middleware.CSPMiddleware"]
+    found = _messages(deploy=True)
+    assert "assistant.W003" not in found and "assistant.W004" not in found
