@@ -134,6 +134,14 @@ class QueryStatus(models.TextChoices):
     RATE_LIMITED = "rate_limited", "Rate limited"
 
 
+class Coverage(models.TextChoices):
+    """How well the docs cover a question (helpdocs.selectors decides; the API's `coverage`)."""
+
+    COVERED = "covered", "Covered"
+    MAYBE = "maybe", "Partly covered"
+    NONE = "none", "Not covered"
+
+
 class QueryLog(models.Model):
     """One question asked, written after the answer went out."""
 
@@ -162,6 +170,12 @@ class QueryLog(models.Model):
     top_doc = models.ForeignKey(HelpDoc, null=True, blank=True, on_delete=models.SET_NULL)
     doc_matched = models.BooleanField(
         null=True, help_text="Did the docs cover the question (decided before any model call)?"
+    )
+    coverage = models.CharField(
+        max_length=10,
+        choices=Coverage.choices,
+        blank=True,
+        help_text="How well the docs cover the question (blank: logged before it was kept).",
     )
     guard_removed = models.PositiveIntegerField(
         default=0, help_text="Spans the grounding guard removed from the model's answer."
@@ -198,6 +212,7 @@ class QueryRollup(models.Model):
     guard_removed = models.PositiveIntegerField(default=0)
     guard_kinds = models.JSONField(default=dict, blank=True)
     follow_ups = models.PositiveIntegerField(default=0)
+    maybe = models.PositiveIntegerField(default=0, help_text="Questions the docs partly cover.")
 
     class Meta:
         constraints = [
@@ -220,6 +235,7 @@ class QuestionRollup(models.Model):
     visitors = models.PositiveIntegerField(default=0)
     unmatched = models.PositiveIntegerField(default=0)
     unhelpful = models.PositiveIntegerField(default=0)
+    maybe = models.PositiveIntegerField(default=0, help_text="Asks the docs partly covered.")
 
     class Meta:
         constraints = [

@@ -13,7 +13,8 @@ from tests.conftest import Recording
 pytestmark = pytest.mark.django_db
 
 SHAPE = {
-    "id", "answer", "sources", "cached", "backend", "model", "latency_ms", "covered", "resolved"
+    "id", "answer", "sources", "cached", "backend", "model", "latency_ms", "covered", "coverage",
+    "resolved",
 }  # fmt: skip
 
 

@@ -51,6 +51,7 @@ def _generate(n: int, days: float, seed: int = 7) -> None:
                 latency_ms=rng.lognormvariate(6, 1.2) if rng.random() > 0.05 else None,
                 ttft_ms=rng.lognormvariate(5, 1) if rng.random() > 0.3 else None,
                 doc_matched=rng.random() > 0.2,
+                coverage=rng.choice(["covered", "covered", "maybe", "none", ""]),
                 guard_removed=removed,
                 guard_kinds={"link": removed} if removed else {},
                 visitor=f"visitor {rng.randint(1, 60)}",

@@ -35,7 +35,9 @@ def test_event_order_headers_and_no_gzip(ask, ollama, gzip):
     assert _kinds(events) == ["meta"] + ["token"] * SENTENCES + ["done"]
     meta, done = events[1][1], events[-1][1]
     assert meta["backend"] == "ollama" and meta["cached"] is False
-    assert set(meta) == {"id", "sources", "cached", "backend", "model", "covered", "resolved"}
+    assert set(meta) == {
+        "id", "sources", "cached", "backend", "model", "covered", "coverage", "resolved"
+    }  # fmt: skip
     assert set(done) == {"id", "latency_ms", "ttft_ms"} and done["id"] == meta["id"]
     assert "".join(d["text"] for k, d in events if k == "token") == "".join(ollama.tokens)
 

@@ -10,6 +10,8 @@ from typing import ClassVar
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 
+from assistant.helpdocs.selectors import COVERED
+
 
 class Kind(StrEnum):
     QUEUED = "queued"
@@ -38,8 +40,12 @@ class Meta:
     model: str
     sources: list[dict] = field(default_factory=list)
     doc_ids: list[int] = field(default_factory=list)
-    covered: bool = True
+    coverage: str = COVERED  # how well the docs cover the question (helpdocs.selectors)
     cache_level: str = "none"  # a models.CacheLevel
+
+    @property
+    def covered(self) -> bool:
+        return self.coverage == COVERED
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ import time
 from dataclasses import dataclass, field
 
 from assistant.answering.events import Done, Error, Event, Meta, Queued, Token
+from assistant.helpdocs.selectors import COVERED, NONE
 from assistant.models import CacheLevel, QueryStatus
 
 
@@ -29,10 +30,14 @@ class Outcome:
     tokens_out: int | None = None
     doc_ids: list = field(default_factory=list)
     doc_matched: bool | None = None
-    covered: bool = True
+    coverage: str = ""  # how well the docs cover the question ("": no meta event yet)
     guard_removed: dict = field(default_factory=dict)
     sources: list = field(default_factory=list)
     text: list = field(default_factory=list)
+
+    @property
+    def covered(self) -> bool:
+        return self.coverage == COVERED
 
     @property
     def resolved_log(self) -> str:
@@ -53,7 +58,7 @@ class Outcome:
                 self.backend, self.model = event.backend, event.model
                 self.cache_level = event.cache_level
                 self.sources, self.doc_ids = event.sources, event.doc_ids
-                self.covered = self.doc_matched = event.covered
+                self.coverage, self.doc_matched = event.coverage, event.covered
             case Token():
                 if self.ttft_ms is None:
                     self.ttft_ms = self.elapsed_ms()
@@ -70,7 +75,7 @@ class Outcome:
                 self.latency_ms = self.elapsed_ms()
 
     def _answered_status(self) -> str:
-        if not self.covered:
+        if self.coverage == NONE:  # `maybe` was answered: its coverage is logged apart
             return QueryStatus.NOT_COVERED
         return QueryStatus.FALLBACK if self.backend == "docs" else QueryStatus.OK
 
@@ -87,6 +92,7 @@ class Outcome:
                     "backend": event.backend,
                     "model": event.model,
                     "covered": event.covered,
+                    "coverage": event.coverage,
                     "resolved": self.resolved,
                 }
             case Token():
@@ -107,5 +113,6 @@ class Outcome:
             "model": self.model,
             "latency_ms": self.latency_ms,
             "covered": self.covered,
+            "coverage": self.coverage,
             "resolved": self.resolved,
         }

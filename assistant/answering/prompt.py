@@ -1,17 +1,22 @@
 """The compact, bounded prompt: instructions, then docs, page hints and question as data."""
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext_noop
+
 from assistant import conf
 from assistant.helpdocs.excerpts import as_markdown, excerpt
-from assistant.helpdocs.selectors import Hit, Passage, Retrieval
+from assistant.helpdocs.selectors import COVERED, NONE, Hit, Passage, Retrieval
 from assistant.helpdocs.text import squeeze, truncate_words
 
 if TYPE_CHECKING:
     from assistant.answering.followups import Turn
 
-NOT_COVERED_REPLY = "The help docs don't say."
+# The model's reply where the docs don't answer (also the reader's, translated: backends).
+NOT_COVERED_REPLY = gettext_noop("The help docs don't say.")
+_PUNCTUATION = re.compile(r"[\W_]+")
 SYSTEM = (
     "You are the help assistant of this website. Answer the user's question using only the "
     "help docs given between <docs> and </docs>: copy their steps and the names of buttons "
@@ -41,13 +46,17 @@ class Prompt:
     sources: list[dict] = field(default_factory=list)
     doc_ids: list[int] = field(default_factory=list)
     passages: list[Hit] = field(default_factory=list)
-    covered: bool = False
+    coverage: str = NONE  # how well the docs cover the question (selectors.COVERED…)
     language: str = "en"
-    # The covering sections (best first), for the docs answer.
+    # The covering sections (best first), for the docs answer; for `maybe`, the candidates.
     sections: list[Passage] = field(default_factory=list)
     topic: frozenset[str] = frozenset()
     weights: dict[str, float] = field(default_factory=dict)  # the topic terms' weights
     docs_text: str = ""  # the sections as the prompt carries them
+
+    @property
+    def covered(self) -> bool:
+        return self.coverage == COVERED
 
     @property
     def passages_text(self) -> str:
@@ -61,6 +70,15 @@ class Prompt:
     @property
     def chars(self) -> int:
         return len(self.system) + len(self.user)
+
+
+def says_not_covered(text: str) -> bool:
+    """Whether a model's whole reply is the one the instructions give for docs that don't
+    answer (quotes, case and punctuation aside)."""
+    return _PUNCTUATION.sub(" ", text).strip().lower() == _NOT_COVERED_WORDS
+
+
+_NOT_COVERED_WORDS = _PUNCTUATION.sub(" ", NOT_COVERED_REPLY).strip().lower()
 
 
 def as_data(text: str) -> str:
@@ -121,9 +139,10 @@ def build_prompt(
     """The prompt for `question` (a follow-up's standalone question, with its earlier turn),
     with at most HELP_MAX_DOCS_CHARS of docs and HELP_MAX_HINTS_CHARS of page hints. A
     question the docs don't cover gets no passages: its sources are the near matches
-    ("maybe related")."""
+    ("maybe related"); one they may cover (`maybe`) gets its best candidates, as one they
+    cover does: the model decides, and may say the docs don't."""
     hits = _readers_language_first(
-        retrieval.hits if retrieval.covered else retrieval.related, language
+        retrieval.related if retrieval.coverage == NONE else retrieval.hits, language
     )
     chosen = select_passages(hits, retrieval, int(conf.get("HELP_MAX_DOCS_CHARS")))
     docs_text = "\n".join(as_data(text) for _, text in chosen) or "(no matching docs)"
@@ -146,7 +165,7 @@ def build_prompt(
         sources=sources,
         doc_ids=doc_ids,
         passages=[h for h, _ in chosen],
-        covered=retrieval.covered,
+        coverage=retrieval.coverage,
         language=language,
         sections=retrieval.sections,
         topic=retrieval.topic,

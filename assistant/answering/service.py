@@ -35,7 +35,13 @@ from assistant.answering.followups import Resolved, Turn, resolve
 from assistant.answering.outcome import Outcome
 from assistant.answering.prompt import Prompt, build_prompt
 from assistant.errors import ApiError
-from assistant.helpdocs.selectors import audience_for, guess_language, helpdoc_retrieve
+from assistant.helpdocs.selectors import (
+    COVERED,
+    NONE,
+    audience_for,
+    guess_language,
+    helpdoc_retrieve,
+)
 from assistant.models import CacheLevel, QueryStatus
 from assistant.querylog import log_writer
 from assistant.querylog import records as querylog
@@ -188,8 +194,9 @@ async def ask(q: Question) -> Answer:
     if plan.hit:
         return answer(_from_cache(plan.hit))
     prompt = plan.prompt
-    # Coverage is decided before any model call: the docs' silence is answered at once.
-    if not prompt.covered:
+    # Coverage is decided before any model call: the docs' silence is answered at once
+    # (`maybe` goes on: a model decides from the best sections, or the docs answer hedges).
+    if prompt.coverage == NONE:
         return answer(backends.docs_answer(prompt))
 
     flight = await flights.current(plan.key)
@@ -235,6 +242,12 @@ async def _board(
     return _follow(flight, leader, prompt, again if retry else None)
 
 
+def cached_coverage(hit: dict) -> str:
+    """A cached answer's coverage; an entry cached before coverage was (without the field)
+    reads it from its `covered`."""
+    return hit.get("coverage") or (COVERED if hit.get("covered", True) else NONE)
+
+
 async def _from_cache(hit: dict) -> AsyncIterator[Event]:
     metrics.CACHE_HITS.labels("server").inc()
     yield Meta(
@@ -242,7 +255,7 @@ async def _from_cache(hit: dict) -> AsyncIterator[Event]:
         model=hit["model"],
         sources=hit["sources"],
         doc_ids=hit.get("doc_ids", []),
-        covered=hit.get("covered", True),
+        coverage=cached_coverage(hit),
         cache_level=CacheLevel.SERVER,
     )
     yield Token(hit["answer"])
@@ -294,6 +307,7 @@ async def _produce(flight: flights.Flight, key: str, prompt: Prompt) -> None:
                             "sources": meta.sources,
                             "doc_ids": meta.doc_ids,
                             "covered": meta.covered,
+                            "coverage": meta.coverage,
                             "backend": meta.backend,
                             "model": meta.model,
                         },

@@ -5,10 +5,22 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
+from django.utils import translation
+from django.utils.translation import gettext
+
 from assistant import conf, metrics
-from assistant.answering.events import Done, Event, Meta, Queued, Usage, interrupted, unavailable
+from assistant.answering.events import (
+    Done,
+    Event,
+    Meta,
+    Queued,
+    Token,
+    Usage,
+    interrupted,
+    unavailable,
+)
 from assistant.answering.grounding import GuardRejected, GuardReport, guarded
-from assistant.answering.prompt import Prompt
+from assistant.answering.prompt import NOT_COVERED_REPLY, Prompt, says_not_covered
 from assistant.backends import breaker
 from assistant.backends.base import Backend, BackendBusy, BackendError
 from assistant.backends.docs import DocsBackend
@@ -16,6 +28,7 @@ from assistant.backends.embedded import EmbeddedBackend
 from assistant.backends.ollama import OllamaBackend
 from assistant.backends.openai import OpenAIBackend
 from assistant.backends.remote import RemoteBackend
+from assistant.helpdocs.selectors import MAYBE
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +65,7 @@ def _meta(backend: Backend, prompt: Prompt) -> Meta:
         model=backend.model_name(),
         sources=prompt.sources,
         doc_ids=prompt.doc_ids,
-        covered=prompt.covered,
+        coverage=prompt.coverage,
     )
 
 
@@ -71,8 +84,10 @@ async def generate(prompt: Prompt) -> AsyncIterator[Event]:
         usage = Usage()
         started = time.perf_counter()
         sent = False
+        raw: list[str] = []  # the model's text as it came, before the guard
         try:
-            async with aclosing(guarded(backend.stream(prompt, usage), prompt, report)) as items:
+            tokens = _teed(backend.stream(prompt, usage), raw)
+            async with aclosing(guarded(tokens, prompt, report)) as items:
                 async for item in items:
                     if isinstance(item, Queued):
                         if not sent:
@@ -83,6 +98,10 @@ async def generate(prompt: Prompt) -> AsyncIterator[Event]:
                         sent = True
                     yield item
         except GuardRejected:
+            if prompt.coverage == MAYBE and says_not_covered("".join(raw)):
+                async for event in _docs_dont_say(backend, prompt, usage, started):
+                    yield event
+                return
             log.info("the guard rejected the answer of %s: %s", backend.name, report.as_dict())
             metrics.GUARD_REJECTED.labels(backend.name).inc()
             if "docs" in conf.backends():
@@ -113,6 +132,30 @@ async def generate(prompt: Prompt) -> AsyncIterator[Event]:
         )
         return
     yield unavailable(prompt.language)
+
+
+async def _teed(items: AsyncIterator, raw: list[str]) -> AsyncIterator:
+    """A backend's events, its text kept in `raw` as well."""
+    async with aclosing(items):
+        async for item in items:
+            if isinstance(item, Token):
+                raw.append(item.text)
+            yield item
+
+
+async def _docs_dont_say(
+    backend: Backend, prompt: Prompt, usage: Usage, started: float
+) -> AsyncIterator[Event]:
+    """The model's reply that the best candidates of a `maybe` question don't answer it,
+    honoured (the guard holds a reply that names nothing of the passages): the reader is told
+    so, in their language, by the model that said it."""
+    if backend.guarded:
+        await breaker.asuccess(backend.name)
+    metrics.UPSTREAM_LATENCY.labels(backend.name).observe(time.perf_counter() - started)
+    yield _meta(backend, prompt)
+    with translation.override(prompt.language or "en"):
+        yield Token(gettext(NOT_COVERED_REPLY))
+    yield Done(tokens_in=usage.tokens_in, tokens_out=usage.tokens_out, prompt_chars=prompt.chars)
 
 
 async def docs_answer(prompt: Prompt, report: GuardReport | None = None) -> AsyncIterator[Event]:

@@ -13,6 +13,7 @@ from assistant.answering.prompt import Prompt
 from assistant.backends.base import Backend
 from assistant.helpdocs.excerpts import as_markdown, excerpt
 from assistant.helpdocs.parsing import Block
+from assistant.helpdocs.selectors import MAYBE
 
 
 def _texts(language: str) -> dict[str, str]:
@@ -24,6 +25,7 @@ def _texts(language: str) -> dict[str, str]:
                 "The help docs don't cover this yet. Try other words, or contact support."
             ),
             "related": gettext("Maybe related:"),
+            "maybe": gettext("This may help:"),
         }
 
 
@@ -40,9 +42,12 @@ def _quoted(blocks: list[Block]) -> list[Block]:
 
 def docs_answer(prompt: Prompt) -> str:
     """The covering sections' passages that answer, as the doc writes them (its steps and
-    **labels**), each under "From [heading path](link to the section)"; when the docs don't
-    cover the question, saying so, with at most two near matches."""
+    **labels**), each under "From [heading path](link to the section)"; when the docs may
+    cover the question (`maybe`), the best section's only, offered as such ("This may help:");
+    when they don't, saying so, with at most two near matches."""
     texts = _texts(prompt.language)
+    if prompt.coverage == MAYBE and prompt.sections:
+        return _hedged(prompt, texts)
     if not prompt.covered or not prompt.sections:
         lines = [texts["not_covered"]]
         if prompt.sources:
@@ -60,6 +65,18 @@ def docs_answer(prompt: Prompt) -> str:
         budget -= sum(len(b.text) + 4 for b in blocks)
         head = texts["from"].format(title=section.title, url=section.url)
         parts.append(f"{head}\n\n{as_markdown(blocks)}")
+    return "\n\n".join(parts)
+
+
+def _hedged(prompt: Prompt, texts: dict[str, str]) -> str:
+    """The best candidate's passage under its heading link, never as a sure answer (not
+    "From …:"); with nothing fit to quote, its link alone."""
+    section = prompt.sections[0]
+    budget = int(conf.get("HELP_MAX_DOCS_CHARS"))
+    blocks = _quoted(excerpt(section, prompt.topic, budget, prompt.weights.get))
+    parts = [texts["maybe"], f"[{section.title}]({section.url})"]
+    if blocks:
+        parts.append(as_markdown(blocks))
     return "\n\n".join(parts)
 
 

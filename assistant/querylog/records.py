@@ -59,6 +59,7 @@ def record_outcome(outcome: "Outcome", endpoint: str) -> None:
         sections=[{"title": s["title"], "url": s["url"]} for s in outcome.sources][:10],
         top_doc_id=outcome.doc_ids[0] if outcome.doc_ids else None,
         doc_matched=outcome.doc_matched,
+        coverage=outcome.coverage,
         guard_removed=sum(outcome.guard_removed.values()),
         guard_kinds=outcome.guard_removed,
         visitor=outcome.visitor,
@@ -130,6 +131,7 @@ def record_widget_hits(*, answer_ids: list[str], visitor: str, visitor_ids: tupl
             sections=original.sections,
             top_doc_id=original.top_doc_id,
             doc_matched=original.doc_matched,
+            coverage=original.coverage,
             visitor=visitor,
         )
         for original in (issued.get(answer_id) for answer_id in answer_ids)

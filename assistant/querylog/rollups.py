@@ -14,7 +14,14 @@ from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from assistant.models import QueryLog, QueryRollup, QueryStatus, QuestionRollup, RolledDay
+from assistant.models import (
+    Coverage,
+    QueryLog,
+    QueryRollup,
+    QueryStatus,
+    QuestionRollup,
+    RolledDay,
+)
 from assistant.querylog import histogram
 
 # (day, backend, cache level, status)
@@ -32,6 +39,7 @@ class Cell:
     guard_removed: int = 0
     guard_kinds: dict[str, int] = field(default_factory=dict)
     follow_ups: int = 0
+    maybe: int = 0  # questions the docs partly covered
 
     def add_guard(self, answers: int, removed: int, kinds: dict) -> None:
         self.guard_answers += answers
@@ -111,14 +119,16 @@ def summarise(logs: QuerySet) -> dict[CellKey, Cell]:
         cells[tuple(key)].add_guard(1, removed, kinds)
     for *key, k in by_day.filter(follow_up=True).values_list(*keys).annotate(k=Count("*")):
         cells[tuple(key)].follow_ups = k
+    for *key, k in by_day.filter(coverage=Coverage.MAYBE).values_list(*keys).annotate(k=Count("*")):
+        cells[tuple(key)].maybe = k
     return cells
 
 
 def rolled_cells(rollups: QuerySet) -> dict[CellKey, Cell]:
     cells: dict[CellKey, Cell] = {}
     fields = ("n", "latency_hist", "ttft_hist", "guard_answers", "guard_removed", "guard_kinds")
-    for *key, n, latency, ttft, answers, removed, kinds, follow_ups in rollups.values_list(
-        "day", "backend", "cache_level", "status", *fields, "follow_ups"
+    for *key, n, latency, ttft, answers, removed, kinds, follow_ups, maybe in rollups.values_list(
+        "day", "backend", "cache_level", "status", *fields, "follow_ups", "maybe"
     ):
         # One row per key and day (a unique constraint): nothing to add up.
         cells[tuple(key)] = Cell(
@@ -129,6 +139,7 @@ def rolled_cells(rollups: QuerySet) -> dict[CellKey, Cell]:
             removed,
             dict(kinds),
             follow_ups,
+            maybe,
         )
     return cells
 
@@ -140,26 +151,28 @@ def cells_of(part: Window) -> dict[CellKey, Cell]:
 
 
 def _question_counts(logs: QuerySet) -> QuerySet:
-    """Per day and question: distinct visitors (rate-limited asks aside), uncovered asks and
-    answers voted unhelpful."""
+    """Per day and question: distinct visitors (rate-limited asks aside), uncovered asks,
+    answers voted unhelpful and partly covered asks (`maybe`: not counted as uncovered)."""
     return (
         logs.order_by()
         .annotate(day=TruncDate("created"))
         .values("day", "question")
         .annotate(
             visitors=Count("visitor", distinct=True, filter=~Q(status=QueryStatus.RATE_LIMITED)),
-            unmatched=Count("pk", filter=Q(doc_matched=False)),
+            unmatched=Count("pk", filter=Q(doc_matched=False) & ~Q(coverage=Coverage.MAYBE)),
             unhelpful=Count("pk", filter=Q(helpful=False)),
+            maybe=Count("pk", filter=Q(coverage=Coverage.MAYBE)),
         )
     )
 
 
-MEASURES = ("visitors", "unmatched", "unhelpful")
+MEASURES = ("visitors", "unmatched", "unhelpful", "maybe")
 
 
 def most(part: Window, limit: int = 20) -> dict[str, list[dict]]:
     """Per measure ("visitors": distinct visitors per day, summed over the days; "unmatched":
-    asks the docs did not cover; "unhelpful": answers voted down), the questions with the
+    asks the docs did not cover; "unhelpful": answers voted down; "maybe": asks the docs
+    partly covered), the questions with the
     highest sums: [{"question", "n"}]. One grouped query over the rollups, one over the log."""
     sums: dict[str, list[int]] = {}
     rolled = part.question_rows.values("question").annotate(
@@ -210,6 +223,7 @@ def roll_up_day(day: date) -> int:
                 guard_removed=cell.guard_removed,
                 guard_kinds=cell.guard_kinds,
                 follow_ups=cell.follow_ups,
+                maybe=cell.maybe,
             )
             for (_, backend, level, status), cell in cells.items()
         )

@@ -133,6 +133,7 @@ def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
     for cell in cells.values():
         guard.add_guard(cell.guard_answers, cell.guard_removed, cell.guard_kinds)
     follow_ups = sum(cell.follow_ups for cell in cells.values())
+    maybe = sum(cell.maybe for cell in cells.values())
     return {
         "since": since,
         "total": total,
@@ -145,6 +146,9 @@ def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
         },
         "fallback_rate": rate(count(lambda key: key[3] == QueryStatus.FALLBACK)),
         "not_covered_rate": rate(count(lambda key: key[3] == QueryStatus.NOT_COVERED)),
+        # Partly covered (`maybe`): a doc gap that half exists, apart from the uncovered.
+        "maybe": maybe,
+        "maybe_rate": rate(maybe),
         "guard": {
             "answers": guard.guard_answers,
             "removed": guard.guard_removed,
@@ -160,6 +164,7 @@ def latency_stats(*, since: datetime, until: datetime | None = None) -> dict:
         ),
         "top_questions": questions["visitors"],
         "unmatched": questions["unmatched"],
+        "partly": questions["maybe"],
         "unhelpful": unhelpful_questions(part, questions["unhelpful"]),
     }
 
