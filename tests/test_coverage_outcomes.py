@@ -127,7 +127,8 @@ def test_maybe_hedges_when_the_model_fails(ask, demo_docs, maybe, settings, monk
     body = ask(ADD).json()
     assert len(failing.prompts) == 1
     assert body["backend"] == "docs" and body["coverage"] == MAYBE
-    assert body["answer"].startswith("This may help:\n\n[Creating a client](")
+    best = body["sources"][0]
+    assert body["answer"].startswith(f"This may help:\n\n[{best['title']}]({best['url']})\n\n")
 
 
 def test_a_cached_answer_replays_its_coverage(ask, demo_docs, maybe, recording):
