@@ -109,6 +109,41 @@ MUTATIONS = [
         "flight = Flight(key)",
         ("tests/test_singleflight.py",),
     ),
+    Mutation(
+        "coverage: a maybe answered at once, as none (no model asked)",
+        "assistant/answering/service.py",
+        "    if prompt.coverage == NONE:\n",
+        "    if not prompt.covered:\n",
+        ("tests/test_coverage_outcomes.py",),
+    ),
+    Mutation(
+        "coverage: the docs answer of a maybe presented as a sure answer",
+        "assistant/backends/docs.py",
+        "    if prompt.coverage == MAYBE and prompt.sections:",
+        "    if False:",
+        ("tests/test_coverage_outcomes.py",),
+    ),
+    Mutation(
+        "coverage: the model's \"the docs don't say\" on a maybe replaced by the docs answer",
+        "assistant/backends/__init__.py",
+        'if prompt.coverage == MAYBE and says_not_covered("".join(raw)):',
+        "if False:",
+        ("tests/test_coverage_outcomes.py",),
+    ),
+    Mutation(
+        "coverage: an answer cached before coverage replays as covered",
+        "assistant/answering/service.py",
+        'return hit.get("coverage") or (COVERED if hit.get("covered", True) else NONE)',
+        'return hit.get("coverage") or COVERED',
+        ("tests/test_coverage_outcomes.py",),
+    ),
+    Mutation(
+        "statistics: partly covered questions listed as doc gaps",
+        "assistant/querylog/rollups.py",
+        "filter=Q(doc_matched=False) & ~Q(coverage=Coverage.MAYBE)",
+        "filter=Q(doc_matched=False)",
+        ("tests/test_coverage_outcomes.py",),
+    ),
 ]
 
 
