@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "HELP_LOG_RETENTION_DAYS": 90,
     # Query log rows are written in batches this often (0: inline, with each request).
     "HELP_LOG_BATCH_SECONDS": 0.2,
+    # Rows one process keeps while the database can't be written (about 1.5 KB each); past
+    # it the oldest are dropped (counted: helpdesk_querylog_rows_dropped_total).
+    "HELP_LOG_MAX_PENDING": 10_000,
     # Proxies in front of the app whose X-Forwarded-For gives the reader's IP (rate limits).
     "HELP_TRUSTED_PROXY_HOPS": 0,
     # Fixed per model, warm-up included: Ollama reloads a model when options change.

@@ -1,6 +1,7 @@
 """Prometheus metrics. With PROMETHEUS_MULTIPROC_DIR set (gunicorn), values are shared
 across worker processes by prometheus-client's multiprocess mode."""
 
+import glob
 import os
 
 from prometheus_client import (
@@ -68,6 +69,30 @@ BREAKER_OPEN = Gauge(
     ["backend"],
     multiprocess_mode="max",
 )
+# The query log's writer (assistant.querylog.log_writer) while the database can't be written.
+QUERYLOG_WAITING = Gauge(
+    "helpdesk_querylog_rows_waiting",
+    "Query log rows kept in memory because the database could not be written",
+    multiprocess_mode="livesum",
+)
+QUERYLOG_DROPPED = Counter(
+    "helpdesk_querylog_rows_dropped_total",
+    "Query log rows lost: the oldest waiting past HELP_LOG_MAX_PENDING, unwritten at exit,"
+    " or refused by the database",
+)
+
+
+def total(name: str, kind: str) -> float:
+    """A counter's or a live-summed gauge's value (`name` as exposed), summed over this
+    host's worker processes in multiprocess mode; `kind` is "counter" or "gauge"."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        from prometheus_client import REGISTRY
+
+        return REGISTRY.get_sample_value(name) or 0.0
+    pattern = "gauge_livesum_*.db" if kind == "gauge" else "counter_*.db"
+    merged = multiprocess.MultiProcessCollector.merge(glob.glob(os.path.join(path, pattern)))
+    return sum(s.value for m in merged for s in m.samples if s.name == name)
 
 
 def render() -> tuple[bytes, str]:

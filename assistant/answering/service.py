@@ -115,10 +115,10 @@ class Answer:
 
 
 async def _record(outcome: Outcome, endpoint: str) -> None:
-    if log_writer.writes_inline():
-        await sync_to_async(querylog.record_outcome)(outcome, endpoint)
-    else:
-        querylog.record_outcome(outcome, endpoint)  # queued for the batch writer: no I/O
+    # Queued for the batch writer and shared with the other workers through the cache (I/O,
+    # so a pool thread, not the loop); written at once when batching is off.
+    inline = log_writer.writes_inline()
+    await sync_to_async(querylog.record_outcome, thread_sensitive=inline)(outcome, endpoint)
 
 
 _cache_get = sync_to_async(answer_cache.get, thread_sensitive=False)

@@ -1,4 +1,5 @@
-"""What the health endpoint reports: each backend with its breaker, and the cache."""
+"""What the health endpoint reports: each backend with its breaker, the cache, and the query
+log rows waiting on the database."""
 
 import time
 import uuid
@@ -6,7 +7,7 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 
-from assistant import backends, conf
+from assistant import backends, conf, metrics
 from assistant.backends import breaker
 
 
@@ -21,6 +22,14 @@ def _cache_report() -> dict:
     except Exception:
         ok = False
     return {"backend": backend, "ok": ok, "ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _query_log_report() -> dict:
+    """Rows this host's workers keep because the database can't be written, and those lost."""
+    return {
+        "waiting": int(metrics.total("helpdesk_querylog_rows_waiting", "gauge")),
+        "dropped": int(metrics.total("helpdesk_querylog_rows_dropped_total", "counter")),
+    }
 
 
 def report() -> dict:
@@ -41,9 +50,11 @@ def report() -> dict:
                 [entry["breaker"]] if "breaker" in entry else list(entry.get("hosts", {}).values())
             )
             model_ready = model_ready or any(s["state"] != "open" for s in states)
+    query_log = _query_log_report()
     return {
-        "status": "ok" if model_ready else "degraded",
+        "status": "ok" if model_ready and not query_log["waiting"] else "degraded",
         "can_answer": "docs" in chain or model_ready,
         "backends": out,
         "cache": _cache_report(),
+        "query_log": query_log,
     }

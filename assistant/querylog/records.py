@@ -3,6 +3,7 @@ cache hits, and the readers' votes."""
 
 import re
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
@@ -66,30 +67,47 @@ def record_outcome(outcome: "Outcome", endpoint: str) -> None:
     )
     for kind, n in outcome.guard_removed.items():
         metrics.GUARD_REMOVED.labels(kind).inc(n)
-    log_writer.submit(row)
+    log_writer.submit(row, share=True)
+
+
+def _answer_ids(raw: Iterable[str]) -> set[str]:
+    ids = set()
+    for answer_id in raw:
+        try:
+            ids.add(str(uuid.UUID(answer_id)))
+        except ValueError:
+            continue
+    return ids
 
 
 def _issued_to(visitor_ids: tuple[str, ...], answer_ids: set[str]) -> dict[str, QueryLog]:
     """The answers among `answer_ids` that the server gave to the visitor of `visitor_ids`
-    (widget replays are not answers the server gave)."""
-    ids = set()
-    for answer_id in answer_ids:
-        try:
-            ids.add(uuid.UUID(answer_id))
-        except ValueError:
-            continue
+    (widget replays are not answers the server gave): written, or still waiting to be (in
+    any worker, while the database is down too)."""
+    ids = _answer_ids(answer_ids)
 
-    def read() -> dict[str, QueryLog]:
-        rows = QueryLog.objects.filter(id__in=ids, visitor__in=visitor_ids).exclude(
-            cache_level=CacheLevel.WIDGET
-        )
-        return {str(row.id): row for row in rows}
+    def written(among: set[str]) -> dict[str, QueryLog] | None:  # None: unreachable
+        try:
+            rows = QueryLog.objects.filter(id__in=among, visitor__in=visitor_ids).exclude(
+                cache_level=CacheLevel.WIDGET
+            )
+            return {str(row.id): row for row in rows}
+        except log_writer.UNREACHABLE:
+            return None
 
     if not ids:
         return {}
-    found = read()
-    if len(found) < len(ids) and log_writer.flush():  # some may still wait in the batch
-        found = read()
+    found = written(ids)
+    reachable = found is not None
+    found = found or {}
+    if len(found) < len(ids):
+        found.update(
+            (answer_id, row)
+            for answer_id, row in log_writer.waiting(ids - found.keys()).items()
+            if row.visitor in visitor_ids and row.cache_level != CacheLevel.WIDGET
+        )
+        if reachable and len(found) < len(ids):  # written between the two looks
+            found.update(written(ids - found.keys()) or {})
     return found
 
 
@@ -144,16 +162,35 @@ def record_widget_hits(*, answer_ids: list[str], visitor: str, visitor_ids: tupl
 
 
 def feedback_record(*, answer_id: str, helpful: bool, visitor_ids: tuple[str, ...]) -> bool:
-    """Set the answer's vote (one per answer: a new vote replaces it). False when there is no
-    such answer for this visitor."""
-    try:
-        uuid.UUID(answer_id)
-    except ValueError:
+    """Set the answer's vote (one per answer: a new vote replaces it). An answer still
+    waiting to be written gets it once written; with the database unreachable, the vote is
+    kept until it is back. False when there is no such answer for this visitor."""
+    ids = _answer_ids([answer_id])
+    if not ids:
         return False
+    answer_id = ids.pop()
     rows = QueryLog.objects.filter(id=answer_id, visitor__in=visitor_ids)
-    if not rows.update(helpful=helpful):
-        # The row may still wait in this process's batch.
-        return log_writer.flush() > 0 and rows.update(helpful=helpful) > 0
+
+    def vote_now() -> bool | None:  # None: the database can't be reached
+        try:
+            return rows.update(helpful=helpful) > 0
+        except log_writer.UNREACHABLE:
+            return None
+
+    if not log_writer.keeps_vote_on(answer_id, visitor_ids):  # else this one queues behind
+        voted = vote_now()
+        if voted:
+            return True
+        waiting = log_writer.waiting({answer_id}).get(answer_id)
+        if waiting is None and voted is False:
+            again = vote_now()  # written between the two looks, or no such answer
+            if again is not None:
+                return again
+        if waiting is not None and (
+            waiting.visitor not in visitor_ids or waiting.cache_level == CacheLevel.WIDGET
+        ):
+            return False
+    log_writer.keep_vote(answer_id, visitor_ids, helpful)
     return True
 
 
