@@ -6,6 +6,7 @@ import hmac
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
+from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext
@@ -82,7 +83,12 @@ async def help_stream_view(request: HttpRequest) -> HttpResponse:
     question = await _question(request, "stream")
     streams.check()
     answer = await ask(question)
-    response = StreamingHttpResponse(_event_stream(answer), content_type="text/event-stream")
+    body = _event_stream(answer)
+    if isinstance(request, WSGIRequest):
+        # Under WSGI (runserver) the loop this view runs on ends with it, and the answer's
+        # producer with it: the stream is read whole here (WSGI would buffer it anyway).
+        body = [chunk async for chunk in body]
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache, no-transform"
     response["X-Accel-Buffering"] = "no"
     return response

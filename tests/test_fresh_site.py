@@ -206,7 +206,9 @@ def test_a_fresh_django_site_gets_the_widget_answers_doc_pages_and_statistics(fr
     assert answer["covered"] is True and answer["answer"].strip()
     assert answer["sources"][0]["url"].startswith("/assistant/docs/refund-an-order/")
 
-    # The widget's endpoint: under WSGI the stream arrives in one piece, but whole.
+    # The widget's endpoint, for a question not cached yet: under WSGI the stream arrives in
+    # one piece, but whole.
+    question = {"question": "Where do I click to refund an order?", "path": "/"}
     status, stream = browser.post(
         "/assistant/api/help/stream/", json.dumps(question).encode(), "application/json",
         base + "/",
