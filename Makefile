@@ -115,9 +115,11 @@ run: migrate
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: test-deps
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -3,8 +3,9 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from assistant.helpdocs import semantic
 from assistant.helpdocs.importing import in_import
-from assistant.helpdocs.selectors import docs_version_reset
+from assistant.helpdocs.version import docs_version_reset
 from assistant.models import HelpDoc
 
 
@@ -20,6 +21,14 @@ def helpdoc_changed(sender, instance: HelpDoc, **kwargs) -> None:
         from assistant import tasks
 
         transaction.on_commit(lambda: tasks.embed_docs.delay([instance.pk]))
+
+
+@receiver(semantic.vectors_wanted)
+def vectors_wanted(sender, doc_ids: list[int], **kwargs) -> None:
+    """Retrieval lacks these docs' vectors: the worker embeds them (eagerly under make run)."""
+    from assistant import tasks
+
+    tasks.embed_docs.delay(doc_ids)
 
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL)

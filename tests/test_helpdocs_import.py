@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from assistant.helpdocs import selectors
+from assistant.helpdocs import version as versions
 from assistant.models import HelpDoc
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +70,7 @@ def test_importing_again_changes_nothing_and_keeps_the_docs_version(centre):
     version = selectors.docs_version()
     out, _, status = _import(str(centre))
     assert status == 0 and "0 created, 0 updated, 6 unchanged" in out
-    selectors._local_version = None
+    versions._local_version = None
     assert selectors.docs_version() == version
 
 

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from assistant.answering.prompt import build_prompt
 from assistant.backends.docs import docs_answer
 from assistant.helpdocs import selectors, semantic
+from assistant.helpdocs import version as versions
 from assistant.models import HelpDoc, SectionVector
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +153,7 @@ def test_the_task_stores_what_the_database_lacks_even_when_its_process_remembers
     before = selectors.docs_version()
     semantic.embed_docs([doc.pk])
     assert SectionVector.objects.count() == 1 and embedded == [1]
-    monkeypatch.setattr(selectors, "_local_version", None)  # (this process's 1 s memo)
+    monkeypatch.setattr(versions, "_local_version", None)  # (this process's 1 s memo)
     assert selectors.docs_version() != before  # the shared version moved
 
 

@@ -294,7 +294,7 @@ def docs_import(
     are removed, unless edited in the admin since; docs written in the admin stay. Each file
     commits on its own, so an interrupted import keeps what it wrote and a rerun carries on.
     `embed`: ask for the changed sections' vectors at the end (the worker, or a thread)."""
-    from assistant.helpdocs.selectors import docs_version_reset
+    from assistant.helpdocs.version import docs_version_reset
 
     report = ImportReport(errors=list(errors or []), dry_run=dry_run, replace=replace)
     seen = {source for source, _ in report.errors}
@@ -412,6 +412,6 @@ def _gone(scopes: list[str], seen: set[str]) -> list[HelpDoc]:
 
 
 def _embed_later(doc_ids: list[int]) -> None:
-    from assistant import tasks
+    from assistant.helpdocs.semantic import ask_for_vectors
 
-    tasks.embed_docs.delay(doc_ids)
+    ask_for_vectors(doc_ids)

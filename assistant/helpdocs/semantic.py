@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
+from django.dispatch import Signal
 
 from assistant import conf
 
@@ -132,19 +133,27 @@ _asked_at = 0.0
 ASK_AGAIN_SECONDS = 300  # a task may be running: each process asks again at most this often
 
 
+# Sent with `doc_ids` when an index lacks their sections' vectors: the app queues the
+# embedding task (assistant.signals); retrieval never imports the layers above it.
+vectors_wanted = Signal()
+
+
+def ask_for_vectors(doc_ids: list[int]) -> None:
+    """Have these docs' sections embedded in the background (never fails the caller)."""
+    try:
+        vectors_wanted.send(sender=None, doc_ids=doc_ids)
+    except Exception as exc:  # no broker: the next index build asks again
+        log.warning("could not ask for the sections' vectors: %s", exc)
+
+
 def _embed_later() -> None:
     global _asked_at
-    from assistant import tasks
     from assistant.models import HelpDoc
 
     if time.monotonic() - _asked_at < ASK_AGAIN_SECONDS and _asked_at:
         return
     _asked_at = time.monotonic()
-    ids = list(HelpDoc.objects.filter(published=True).values_list("pk", flat=True))
-    try:
-        tasks.embed_docs.delay(ids)
-    except Exception as exc:  # no broker: the next index build asks again
-        log.warning("could not ask for the sections' vectors: %s", exc)
+    ask_for_vectors(list(HelpDoc.objects.filter(published=True).values_list("pk", flat=True)))
 
 
 def _store(todo: dict[str, str]) -> None:
@@ -185,7 +194,7 @@ def embed_docs(doc_ids: Iterable[int]) -> int:
     embedded = sum(1 for k in todo if k not in _memo)
     if todo:
         _store(todo)
-        from assistant.helpdocs.selectors import docs_version_reset
+        from assistant.helpdocs.version import docs_version_reset
 
         docs_version_reset()
     return embedded
