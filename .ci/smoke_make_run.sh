@@ -70,4 +70,55 @@ assert kinds[0] == "meta" and kinds[-1] == "done" and "token" in kinds, kinds
 print(f"smoke: stream events {kinds}")
 EOF
 curl -fsS -o /dev/null "$base/static/assistant/widget.js" || fail "the widget's script is not served"
+grep -q "manage.py createsuperuser" "$work/run.log" || fail "make run does not say how to create an admin"
 say "ok: make run serves pages, static files, answers and streams on a fresh clone"
+
+# The README's next commands, as written, from another terminal: nothing exported (the
+# superuser's password is createsuperuser's own --noinput variable, not a setting).
+in_clone() {
+    (cd "$work/helpdesk" && env -u SECRET_KEY -u DEBUG -u DATABASE_URL -u REDIS_URL "$@")
+}
+in_clone DJANGO_SUPERUSER_PASSWORD=smoke-admin-5811 .venv/bin/python manage.py createsuperuser \
+    --noinput --username admin --email admin@example.com >"$work/cmd.log" 2>&1 \
+    || { cat "$work/cmd.log"; fail "manage.py createsuperuser, as the README shows it"; }
+in_clone .venv/bin/python manage.py import_docs docs/ >"$work/cmd.log" 2>&1 \
+    || { cat "$work/cmd.log"; fail "manage.py import_docs docs/, as the README shows it"; }
+say "import_docs docs/: $(grep -E '^[0-9]+ created' "$work/cmd.log")"
+say "ok: manage.py createsuperuser and import_docs work in another terminal, nothing exported"
+
+stop_server() {
+    kill -TERM -- "-$server_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+
+# Your help centre in one command: make run DOCS=path imports it instead of the demo docs.
+stop_server
+! curl -fsS -o /dev/null "$base/" 2>/dev/null || fail "the first make run still serves"
+(cd "$work/helpdesk" && exec env -u SECRET_KEY -u DEBUG -u DATABASE_URL -u REDIS_URL \
+    setsid make run "HOST=127.0.0.1:$port" DOCS=docs) >"$work/run.log" 2>&1 &
+server_pid=$!
+started=$SECONDS
+until curl -fsS -o /dev/null "$base/" 2>/dev/null; do
+    kill -0 "$server_pid" 2>/dev/null || fail "make run DOCS=docs exited before serving"
+    [ $((SECONDS - started)) -lt 300 ] || fail "nothing served on $base after 300 s"
+    sleep 1
+done
+say "make run DOCS=docs served after $((SECONDS - started)) s"
+status="$(curl -sS -o /dev/null -w '%{http_code}' "$base/assistant/docs/create-invoice/")"
+[ "$status" = 404 ] || fail "a demo doc is still served after make run DOCS=docs ($status)"
+status="$(curl -sS -b "$jar" -o "$work/answer.json" -w '%{http_code}' \
+    -H 'Content-Type: application/json' -H "X-CSRFToken: $token" -H "Referer: $base/" \
+    --data '{"question": "How do I add the assistant to my Django site?", "path": "/"}' \
+    "$base/assistant/api/help/")"
+[ "$status" = 200 ] || fail "the question answered $status: $(head -c 300 "$work/answer.json")"
+python3 - "$work/answer.json" <<'EOF' || fail "the answer is not from the imported docs"
+import json, sys
+body = json.load(open(sys.argv[1]))
+urls = [s["url"] for s in body["sources"]]
+assert body["covered"] and urls and urls[0].startswith("/assistant/docs/integration/"), body
+print(f"smoke: answered from {urls[0]} by {body['backend']}")
+EOF
+kill -0 "$server_pid" 2>/dev/null || fail "make run DOCS=docs is not the server that answered"
+say "ok: make run DOCS=docs answers from that help centre, the demo docs replaced"
