@@ -2,10 +2,14 @@
 the server's own record of the earlier turn, before retrieval, coverage and the cache key."""
 
 import json
+import math
+from types import SimpleNamespace
 
 import pytest
 
-from assistant.answering.followups import Turn, resolve
+from assistant.answering.followups import MARGIN, Turn, choose, resolve
+from assistant.helpdocs.coverage import decide
+from assistant.helpdocs.selectors import Retrieval
 from assistant.models import QueryLog
 from tests.conftest import sse_events
 
@@ -54,6 +58,70 @@ def test_a_question_naming_its_own_topic_carries_nothing(question, earlier):
 
 def test_a_first_question_stands_alone():
     assert resolve("and how do I delete one?", None).question == "and how do I delete one?"
+
+
+# --- the readings ranked on the docs' evidence (a retrieval stand-in: its confidence per
+# reading, and the question's own words in its best section) --------------------------------
+EARLIER = Turn("I forgot my password", [{"title": "Reset", "url": "/assistant/docs/pw/#reset"}])
+
+
+def _retrieve(confidence: dict[str, float], asked: list):
+    def retrieve(question: str, prior: tuple[str, ...]) -> Retrieval:
+        asked.append((question, prior))
+        matched = frozenset({"email", "got"})
+        return Retrieval(
+            hits=[SimpleNamespace(matched=matched)],
+            coverage=decide(confidence[question]),
+            topic=frozenset({"email", "never", "got"}),
+            confidence=confidence[question],
+        )
+
+    return retrieve
+
+
+JOINED = "I never got the email (forgot my password)"
+
+
+def _likelier(p: float, log_odds: float) -> float:
+    """The probability whose log-odds are `log_odds` above p's."""
+    return 1 / (1 + (1 - p) / p * math.exp(-log_odds))
+
+
+@pytest.mark.parametrize(
+    "alone,joined,follow_up",
+    [
+        (0.2, 0.8, True),
+        (0.9, 0.6, False),
+        (0.6, _likelier(0.6, MARGIN / 2), False),
+        (0.9, _likelier(0.9, MARGIN * 1.1), True),
+    ],
+    ids=["clearly better as a follow-up", "a switch", "as good alone", "clearly better near 1"],
+)
+def test_a_question_without_a_cue_leans_on_the_earlier_turn_only_on_evidence(
+    alone, joined, follow_up
+):
+    asked: list = []
+    confidence = {"I never got the email": alone, JOINED: joined}
+    out, retrieval = choose("I never got the email", EARLIER, _retrieve(confidence, asked))
+    assert out.follow_up is follow_up and retrieval.confidence == (joined if follow_up else alone)
+    assert out.question == (JOINED if follow_up else "I never got the email")
+    assert out.prior_sections == (("/assistant/docs/pw/#reset",) if follow_up else ())
+    # Only the server's record is carried: the earlier sections, as the follow-up's prior.
+    assert asked == [("I never got the email", ()), (JOINED, ("/assistant/docs/pw/#reset",))]
+
+
+def test_a_pronoun_favours_the_follow_up_unless_alone_is_clearly_better():
+    earlier = Turn("How do I bill a client every month automatically?")
+    ruled = "How do I make the bill stop?"
+    joined = "How do I make it stop (bill a client every month automatically)?"
+    for alone, by_rules, by_joining, expected in [
+        (0.5, 0.5, 0.4, ruled),  # as well supported: the pronoun decides
+        (0.3, 0.4, 0.8, joined),  # the rules' rewrite is not the best follow-up reading
+        (0.9, 0.5, 0.5, None),  # the question alone is clearly better supported
+    ]:
+        confidence = {"how do I make it stop?": alone, ruled: by_rules, joined: by_joining}
+        out, _ = choose("how do I make it stop?", earlier, _retrieve(confidence, []))
+        assert out.question == (expected or "how do I make it stop?")
 
 
 def _turn(ask, question: str, path: str = "/invoices/", **extra) -> dict:

@@ -12,11 +12,21 @@ earlier turn:
   pronoun, or an action without a topic): the pronoun stands for the earlier topic ("how do
   I delete a customer?"); without one, the earlier topic is added.
 The earlier answer's sections then rank a little higher (helpdocs.selectors).
+
+The rules only propose. `choose` ranks the readings on the docs' evidence: the question
+alone, and the question with the earlier turn's topic (the rules' rewrite, and the question
+joined with the earlier topic) with its sections as a prior, and takes the follow-up reading
+when the docs clearly support it better ("I never got the email" after "I forgot my
+password": no cue, no pronoun, yet only the password doc answers it). A cue or a pronoun
+favours the follow-up reading; a question the docs answer as well alone stands alone.
 """
 
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from assistant.helpdocs.selectors import COVERED, MAYBE, Retrieval
 from assistant.helpdocs.text import GENERIC, STOPWORDS, fold
 
 # How readers say what they do in any app, English and French: the words of a question
@@ -131,6 +141,15 @@ def _topic_groups(tokens: list[str]) -> list[tuple[int, int]]:
     return groups
 
 
+def signals(question: str) -> bool:
+    """Whether the question opens with a cue or holds a pronoun: it leans on something said."""
+    tokens = _tokens(question)
+    _, skip = _cue(tokens)
+    rest = tokens[skip:]
+    french = bool(_FRENCH_OBJECT.search(" ".join(_key(t) for t in rest)))
+    return bool(skip) or french or any(_kind(t) == "pronoun" for t in rest)
+
+
 def resolve(question: str, earlier: Turn | None) -> Resolved:
     """`question` as a standalone question, given the earlier turn (None: a first question)."""
     if earlier is None:
@@ -197,3 +216,86 @@ def _as_question(words: list[str], typed: str) -> str:
     typed = typed.rstrip()
     end = " ?" if typed.endswith(" ?") else "?" if typed.endswith("?") else ""
     return text[:1].upper() + text[1:] + end
+
+
+# --- the readings, ranked on evidence --------------------------------------------------------
+
+# How much better supported one reading must be than the other to be clearly better: the
+# difference of their log-odds that their best section answers (helpdocs.coverage's
+# confidence), 1.0 being odds e ≈ 2.7 times higher (0.5 → 0.73, 0.88 → 0.95). On the odds,
+# not the probability: the confidences of answered questions crowd near 1.
+MARGIN = 1.0
+# bench.eval_followups: the rules' reading alone, as before the readings were ranked.
+RULES_ONLY = False
+# A retrieval without a confidence (none computed): its coverage's band, at its middle.
+_BAND = {COVERED: 0.75, MAYBE: 0.375}
+
+Retrieve = Callable[[str, tuple[str, ...]], Retrieval]  # (question, prior sections)
+
+
+def _support(retrieval: Retrieval) -> float:
+    """The log-odds that the retrieval's best section answers."""
+    p = retrieval.confidence or _BAND.get(retrieval.coverage, 0.0)
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def _topic_phrase(question: str) -> list[str]:
+    """The earlier question's words from its action or topic on ("how do I create an
+    invoice?" → "create an invoice"): what a follow-up leans on."""
+    tokens = _tokens(question)
+    for i, token in enumerate(tokens):
+        kind = _kind(token)
+        if kind == "topic" or (kind == "action" and _key(token) not in _AUXILIARIES):
+            return tokens[i:]
+    return []
+
+
+def _joined(question: str, earlier: Turn) -> str:
+    """The question with the earlier topic in brackets: "How do I make it stop (bill a
+    client every month)?"."""
+    topic = _topic_phrase(earlier.question)
+    if not topic:
+        return ""
+    typed = question.strip()
+    body = typed.rstrip("?？ ").strip()
+    end = " ?" if typed.endswith(" ?") else "?" if typed.endswith("?") else ""
+    text = re.sub(r"(\w['’]) ", r"\1", f"{body} ({' '.join(topic)})")
+    return text[:1].upper() + text[1:] + end
+
+
+def _holds_own_words(reading: Retrieval, alone: Retrieval) -> bool:
+    """The reading's best section holds some of the question's own topic: it answers the
+    follow-up, not the earlier question again (a question without a topic of its own, "and
+    then?", passes)."""
+    return not alone.topic or bool(reading.hits and alone.topic & reading.hits[0].matched)
+
+
+def choose(question: str, earlier: Turn | None, retrieve: Retrieve) -> tuple[Resolved, Retrieval]:
+    """The reading of `question` the docs support best, and its retrieval. A first question
+    stands alone. After an earlier turn, the follow-up reading is taken when the rules find
+    that the question leans on it (a cue, a pronoun, no topic of its own), unless the
+    question alone is clearly better supported (by MARGIN); without them, only when the
+    follow-up reading is clearly better supported. The earlier topic joined to a question
+    with a cue or a pronoun counts only where its best section holds the question's own words
+    ("and how do I delete one?" is not answered by the doc on adding one)."""
+    ruled = resolve(question, earlier)
+    if earlier is None or RULES_ONLY:
+        return ruled, retrieve(ruled.question, ruled.prior_sections)
+    prior = tuple(s["url"] for s in earlier.sources if isinstance(s, dict) and "url" in s)
+    texts = [ruled.question] if ruled.follow_up else []
+    joined = _joined(question, earlier)
+    if joined and joined not in texts:
+        texts.append(joined)
+    alone = retrieve(question, ())
+    readings = [(t, retrieve(t, prior)) for t in texts]
+    if ruled.follow_up:
+        readings = [(t, r) for t, r in readings if t == texts[0] or _holds_own_words(r, alone)]
+    if not readings:
+        return Resolved(question, False), alone
+    # The best supported follow-up reading (the rules' rewrite first on a tie).
+    text, retrieval = max(readings, key=lambda reading: _support(reading[1]))
+    gain = _support(retrieval) - _support(alone)
+    if gain >= MARGIN or (ruled.follow_up and gain > -MARGIN):
+        return Resolved(text, True, prior), retrieval
+    return Resolved(question, False), alone

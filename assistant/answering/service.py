@@ -31,13 +31,14 @@ from assistant.answering.events import (
     interrupted,
     unavailable,
 )
-from assistant.answering.followups import Resolved, Turn, resolve
+from assistant.answering.followups import Resolved, Turn, choose
 from assistant.answering.outcome import Outcome
 from assistant.answering.prompt import Prompt, build_prompt
 from assistant.errors import ApiError
 from assistant.helpdocs.selectors import (
     COVERED,
     NONE,
+    Retrieval,
     audience_for,
     guess_language,
     helpdoc_retrieve,
@@ -133,33 +134,37 @@ class _Plan:
     resolved: Resolved
 
 
-def _resolved(q: Question) -> tuple[Resolved, Turn | None]:
-    """The standalone question, from the server's record of the latest earlier turn."""
-    turns = (
-        querylog.turns_of(answer_ids=q.history, visitor_ids=q.visitor.ids) if q.history else []
-    )
-    earlier = Turn(*turns[-1]) if turns else None
-    return resolve(q.question, earlier), earlier
+def _earlier(q: Question) -> Turn | None:
+    """The server's own record of the latest earlier turn (never the client's text)."""
+    turns = querylog.turns_of(answer_ids=q.history, visitor_ids=q.visitor.ids) if q.history else []
+    return Turn(*turns[-1]) if turns else None
 
 
 def _plan(q: Question, audience: str, language: str) -> _Plan:
-    """The sync part, in one hop to a thread: the follow-up resolved, the cache key and
-    lookup (of the standalone question: a follow-up resolving to an answered question is a
-    hit), then the prompt (its retrieval decides coverage)."""
-    resolved, earlier = _resolved(q)
+    """The sync part, in one hop to a thread: the follow-up resolved (after an earlier turn,
+    its readings ranked on the docs' evidence), the cache key and lookup (of the standalone
+    question: a follow-up resolving to an answered question is a hit), then the prompt (its
+    retrieval decides coverage)."""
+
+    def retrieve(question: str, prior: tuple[str, ...]) -> Retrieval:
+        return helpdoc_retrieve(
+            query=question, path=q.path, audience=audience, language=language, prior=prior
+        )
+
+    earlier = _earlier(q)
+    retrieval = None
+    if earlier is None:
+        resolved = Resolved(q.question, False)
+    else:
+        resolved, retrieval = choose(q.question, earlier, retrieve)
     key = answer_cache.cache_key(
         question=resolved.question, path=q.path, audience=audience, language=language
     )
     hit = answer_cache.get(key)
     if hit:
         return _Plan(key, hit, None, resolved)
-    retrieval = helpdoc_retrieve(
-        query=resolved.question,
-        path=q.path,
-        audience=audience,
-        language=language,
-        prior=resolved.prior_sections,
-    )
+    if retrieval is None:
+        retrieval = retrieve(resolved.question, resolved.prior_sections)
     prompt = build_prompt(
         question=resolved.question,
         path=q.path,
