@@ -117,7 +117,7 @@ class ProgressReport:
         if self.tty:
             filled = self.WIDTH * done // total
             bar = "#" * filled + "-" * (self.WIDTH - filled)
-            name = source[-40:]
+            name = source if len(source) <= 40 else "…" + source[-39:]
             self.out.write(f"\r[{bar}] {done}/{total} {estimate}  {name:<40}", ending="")
             self.out.flush()
         else:
