@@ -182,6 +182,37 @@ def test_a_topic_switch_carries_nothing(ask, demo_docs):
     assert body["sources"][0]["url"].startswith("/assistant/docs/password-security/")
 
 
+def test_a_follow_up_without_a_cue_takes_the_earlier_topic_when_the_docs_support_it(ask, demo_docs):
+    # Alone, "my address on each page" reads as the invoice's own address (creating one);
+    # after a question on PDF exports, the export doc answers it.
+    first = _turn(ask, "export invoices to pdf")
+    earlier = ("export invoices to pdf", first["id"])
+    body = _after(ask, earlier, "where does my address on each page come from").json()
+    assert (
+        body["resolved"] == "Where does my address on each page come from (export invoices to pdf)"
+    )
+    assert body["sources"][0]["url"].startswith("/assistant/docs/export-invoices/")
+    assert QueryLog.objects.get(id=body["id"]).follow_up
+
+
+def test_a_switch_without_a_cue_carries_nothing(ask, demo_docs):
+    first = _turn(ask, "export invoices to pdf")
+    body = _after(ask, ("export invoices to pdf", first["id"]), "import clients from a csv file")
+    assert body.json()["resolved"] == "import clients from a csv file"
+    assert body.json()["sources"][0]["url"].startswith("/assistant/docs/import-clients/")
+    assert QueryLog.objects.get(id=body.json()["id"]).follow_up is False
+
+
+def test_a_follow_up_the_docs_answer_as_well_alone_stays_alone(ask, demo_docs, recording):
+    first = _turn(ask, "un client ne m'a pas payé", path="/clients/")
+    earlier = ("un client ne m'a pas payé", first["id"])
+    body = _after(ask, earlier, "au bout de combien de jours", path="/clients/").json()
+    assert body["resolved"] == "au bout de combien de jours"
+    assert body["sources"][0]["url"].startswith("/assistant/docs/relances-paiement/")
+    # Nothing of the earlier turn reaches the model either.
+    assert len(recording.prompts) == 2 and "<conversation>" not in recording.prompts[-1].user
+
+
 def test_a_follow_up_resolving_to_an_answered_question_is_a_cache_hit(ask, demo_docs):
     _turn(ask, "How do I send an invoice?")
     first = _turn(ask, "How do I create an invoice?")
