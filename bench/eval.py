@@ -561,6 +561,9 @@ def main() -> int:
     print("\n".join(real_details))
     print(followup_md)
     leaked = sum(sum(r["invented"].values()) + r["payload"] for r in results) + real_invented
+    from bench import eval_followups  # every set's follow-ups, rules alone and on evidence
+
+    eval_followups.main([])
     return 1 if leaked else 0
 
 
