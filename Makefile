@@ -101,7 +101,9 @@ migrate: install .env
 ifeq ($(strip $(DOCS)),)
 	$(BIN)/python manage.py load_demo_docs
 else
-	$(BIN)/python manage.py import_docs --replace "$(DOCS)"
+	@# Files that can't be read are named above and the rest is served (import_docs exits 1).
+	$(BIN)/python manage.py import_docs --replace "$(DOCS)" || { [ $$? -eq 1 ] && \
+		echo "make run: serving the files of $(DOCS) that could be imported"; }
 endif
 
 # uvicorn, as production serves ASGI (runserver is WSGI: it would buffer the answer streams),
