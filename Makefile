@@ -73,6 +73,8 @@ messages: gettext $(VENV)/.installed
 # manage.py command then works from another terminal too. Production never goes through these
 # targets, reads no .env unless it writes one, and needs SECRET_KEY whenever DEBUG is off.
 migrate run: export DEBUG = 1
+# The measurements and the tests never read that development .env (DEBUG=1 would skew them).
+test bench eval mutants: export HELPDESK_ENV_FILE =
 # Ollama when it runs, else the docs answer (and the embedded model in between with EMBEDDED=1).
 run: export ASSISTANT_BACKENDS ?= $(if $(filter 1,$(EMBEDDED)),ollama$(,)embedded$(,)docs,ollama$(,)docs)
 
