@@ -203,6 +203,15 @@ def test_a_switch_without_a_cue_carries_nothing(ask, demo_docs):
     assert QueryLog.objects.get(id=body.json()["id"]).follow_up is False
 
 
+def test_an_off_topic_question_after_a_turn_is_not_answered_by_the_earlier_doc(ask, demo_docs):
+    # Joined with "create an invoice", the invoice doc would match half its words: it holds
+    # none of the question's own.
+    first = _turn(ask, "How do I create an invoice?")
+    body = _after(ask, ("How do I create an invoice?", first["id"]), "who won the football match")
+    assert body.json()["resolved"] == "who won the football match"
+    assert body.json()["coverage"] == "none"
+
+
 def test_a_follow_up_the_docs_answer_as_well_alone_stays_alone(ask, demo_docs, recording):
     first = _turn(ask, "un client ne m'a pas payé", path="/clients/")
     earlier = ("un client ne m'a pas payé", first["id"])

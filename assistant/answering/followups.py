@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.helpdocs.selectors import COVERED, MAYBE, Retrieval
+from assistant.helpdocs.selectors import Retrieval
 from assistant.helpdocs.text import GENERIC, STOPWORDS, fold
 
 # How readers say what they do in any app, English and French: the words of a question
@@ -227,16 +227,13 @@ def _as_question(words: list[str], typed: str) -> str:
 MARGIN = 1.0
 # bench.eval_followups: the rules' reading alone, as before the readings were ranked.
 RULES_ONLY = False
-# A retrieval without a confidence (none computed): its coverage's band, at its middle.
-_BAND = {COVERED: 0.75, MAYBE: 0.375}
 
 Retrieve = Callable[[str, tuple[str, ...]], Retrieval]  # (question, prior sections)
 
 
 def _support(retrieval: Retrieval) -> float:
     """The log-odds that the retrieval's best section answers."""
-    p = retrieval.confidence or _BAND.get(retrieval.coverage, 0.0)
-    p = min(max(p, 1e-4), 1 - 1e-4)
+    p = min(max(retrieval.confidence, 1e-4), 1 - 1e-4)
     return math.log(p / (1 - p))
 
 
@@ -265,10 +262,13 @@ def _joined(question: str, earlier: Turn) -> str:
 
 
 def _holds_own_words(reading: Retrieval, alone: Retrieval) -> bool:
-    """The reading's best section holds some of the question's own topic: it answers the
-    follow-up, not the earlier question again (a question without a topic of its own, "and
-    then?", passes)."""
-    return not alone.topic or bool(reading.hits and alone.topic & reading.hits[0].matched)
+    """The reading's best section holds some of the question's own words (its topic, or any
+    word of it the docs have): it answers the follow-up, not the earlier question again. A
+    question without a topic of its own ("and then?") passes."""
+    if not alone.topic:
+        return True
+    own = alone.topic.union(*(h.matched for h in alone.hits))
+    return bool(reading.hits and own & reading.hits[0].matched)
 
 
 def choose(question: str, earlier: Turn | None, retrieve: Retrieve) -> tuple[Resolved, Retrieval]:
@@ -276,9 +276,10 @@ def choose(question: str, earlier: Turn | None, retrieve: Retrieve) -> tuple[Res
     stands alone. After an earlier turn, the follow-up reading is taken when the rules find
     that the question leans on it (a cue, a pronoun, no topic of its own), unless the
     question alone is clearly better supported (by MARGIN); without them, only when the
-    follow-up reading is clearly better supported. The earlier topic joined to a question
-    with a cue or a pronoun counts only where its best section holds the question's own words
-    ("and how do I delete one?" is not answered by the doc on adding one)."""
+    follow-up reading is clearly better supported. The question joined with the earlier
+    topic counts only where its best section holds the question's own words: else it answers
+    the earlier question again ("and how do I delete one?" is not answered by the doc on
+    adding one, nor an off-topic question by the earlier doc)."""
     ruled = resolve(question, earlier)
     if earlier is None or RULES_ONLY:
         return ruled, retrieve(ruled.question, ruled.prior_sections)
@@ -289,8 +290,7 @@ def choose(question: str, earlier: Turn | None, retrieve: Retrieve) -> tuple[Res
         texts.append(joined)
     alone = retrieve(question, ())
     readings = [(t, retrieve(t, prior)) for t in texts]
-    if ruled.follow_up:
-        readings = [(t, r) for t, r in readings if t == texts[0] or _holds_own_words(r, alone)]
+    readings = [(t, r) for t, r in readings if t == ruled.question or _holds_own_words(r, alone)]
     if not readings:
         return Resolved(question, False), alone
     # The best supported follow-up reading (the rules' rewrite first on a tie).
