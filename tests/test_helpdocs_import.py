@@ -76,8 +76,8 @@ def test_importing_again_changes_nothing_and_keeps_the_docs_version(centre):
 
 def test_an_import_moves_the_docs_version_once(centre, monkeypatch):
     calls = []
-    real = selectors.docs_version_reset
-    monkeypatch.setattr(selectors, "docs_version_reset", lambda: calls.append(1) or real())
+    real = versions.docs_version_reset
+    monkeypatch.setattr(versions, "docs_version_reset", lambda: calls.append(1) or real())
     _import(str(centre))
     assert len(calls) == 1
 

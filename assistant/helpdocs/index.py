@@ -99,6 +99,9 @@ class SectionIndex:
     LIMIT = 50  # the sections a question's ranking keeps (what coverage and prompts read)
     RRF_K = 10  # reciprocal rank fusion: 1 / (K + rank), for each ranking a section is in
     MEANING_DEPTH = 20  # the sections ranked by meaning that join the fusion
+    # A section in another language than the question's counts this much: the question's
+    # language orders the answers, it never hides a doc.
+    OTHER_LANGUAGE = 0.7
 
     def __init__(self, entries: list[tuple[Passage, Counter]], vectors: np.ndarray | None = None):
         self.passages = [p for p, _ in entries]
@@ -135,6 +138,7 @@ class SectionIndex:
         # A word no section has is as telling as the rarest one (coverage weighs by it).
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self.languages = np.array([p.language for p in self.passages])
+        self.language_set = frozenset(self.languages.tolist())
         prefixes: dict[str, list[int]] = {}
         for i, p in enumerate(self.passages):
             for prefix in p.prefixes:
@@ -162,15 +166,21 @@ class SectionIndex:
         """The terms among `query_terms` that section `i` holds (in any field)."""
         return frozenset(t for t in query_terms if self.has(i, t))
 
-    def search(self, query_terms: list[str], path: str, language: str) -> list[Hit]:
+    def search(self, queries: dict[str, list[str]], path: str, language: str) -> list[Hit]:
+        """Sections by BM25, each scored with the question stemmed in its own language
+        (`queries`: language → the question's terms in it); `language`, the question's
+        when its words tell, ranks that language's sections first ("": none)."""
         n = len(self.passages)
         words = np.zeros(n, dtype=np.float32)
-        unique = set(query_terms)
-        for term in unique:
-            posting = self.postings.get(term)
-            if posting is not None:
-                ids, tf = posting
-                words[ids] += self.idf[term] * tf * (self.K1 + 1) / (tf + self.norm[ids])
+        for lang, query_terms in queries.items():
+            mine = self.languages == lang
+            for term in set(query_terms):
+                posting = self.postings.get(term)
+                if posting is not None:
+                    ids, tf = posting
+                    keep = mine[ids]
+                    ids, tf = ids[keep], tf[keep]
+                    words[ids] += self.idf[term] * tf * (self.K1 + 1) / (tf + self.norm[ids])
         scores = words.copy()
         on_page = np.zeros(n, dtype=bool)
         for prefix, ids in self.by_prefix.items():
@@ -178,16 +188,18 @@ class SectionIndex:
                 on_page[ids] = True
         # The page boosts what the question matched; alone it ranks low (vague questions).
         scores[on_page] = scores[on_page] * 1.5 + 0.5
-        scores[self.languages != language] *= 0.5
+        if language:
+            scores[self.languages != language] *= self.OTHER_LANGUAGE
         candidates = np.flatnonzero(scores > 0)
         if not len(candidates):
             return []
         # Best first, ties in the docs' own order (candidates are in it, the sort is stable).
         top = candidates[np.argsort(-scores[candidates], kind="stable")[: self.LIMIT]]
         keep = scores[top[0]] * self.KEEP_RATIO
+        unique = {lang: set(t) for lang, t in queries.items()}
         return [
             Hit(self.passages[i], float(scores[i]), words[i] > 0, float(words[i]),
-                self.matched(int(i), unique))  # fmt: skip
+                self.matched(int(i), unique.get(self.passages[i].language, set())))  # fmt: skip
             for i in top
             if scores[i] >= keep
         ]
@@ -203,10 +215,11 @@ class SectionIndex:
         return Meaning(order, similarity, float(similarity[order[0]] - similarity.mean()) / spread)
 
     def fuse(
-        self, hits: list[Hit], meaning: Meaning, language: str, query_terms: frozenset[str]
+        self, hits: list[Hit], meaning: Meaning, language: str, queries: dict[str, list[str]]
     ) -> list[Hit]:
         """The word ranking and the meaning ranking in one (reciprocal rank fusion); a
-        section in another language than the reader's counts half by meaning, as by words."""
+        section in another language than the question's counts less by meaning, as by
+        words."""
         fused: dict[int, float] = {}
         by_words = {}
         for rank, hit in enumerate(hits):
@@ -214,8 +227,9 @@ class SectionIndex:
             fused[i] = 1 / (self.RRF_K + rank)
             by_words[i] = hit
         for rank, i in enumerate(meaning.order[: self.MEANING_DEPTH]):
-            same = self.passages[i].language == language
-            fused[i] = fused.get(i, 0.0) + (1.0 if same else 0.5) / (self.RRF_K + rank)
+            same = not language or self.passages[i].language == language
+            weight = 1.0 if same else self.OTHER_LANGUAGE
+            fused[i] = fused.get(i, 0.0) + weight / (self.RRF_K + rank)
         ranked = sorted(fused, key=lambda i: (-fused[i], i))
         top = fused[ranked[0]]
         out = []
@@ -223,6 +237,9 @@ class SectionIndex:
             if fused[i] >= top * self.KEEP_RATIO:
                 hit = by_words.get(i)
                 words = hit.words if hit else 0.0
-                matched = hit.matched if hit else self.matched(i, query_terms)
+                if hit:
+                    matched = hit.matched
+                else:
+                    matched = self.matched(i, set(queries.get(self.passages[i].language, ())))
                 out.append(Hit(self.passages[i], fused[i], words > 0, words, matched))
         return out

@@ -1,19 +1,16 @@
 """Reads: which docs a reader may see, and which sections answer a question."""
 
 import dataclasses
-import math
 import threading
-import time
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
-from django.db.models import Count, Max
-
-from assistant.helpdocs import semantic
+from assistant.helpdocs import coverage, semantic
+from assistant.helpdocs.coverage import COVERED, COVERED_AT, MAYBE, NONE, Evidence
 from assistant.helpdocs.index import Hit, Passage, SectionIndex, passages_of
 from assistant.helpdocs.markdown import render_markdown
 from assistant.helpdocs.text import guess_language, terms, topic_terms
-from assistant.models import AUDIENCE_LEVELS, Audience, HelpDoc, SectionVector
+from assistant.helpdocs.version import docs_version, docs_version_reset
+from assistant.models import AUDIENCE_LEVELS, Audience, HelpDoc
 
 __all__ = [
     "COVERED",
@@ -24,6 +21,7 @@ __all__ = [
     "Retrieval",
     "audience_for",
     "docs_version",
+    "docs_version_reset",
     "guess_language",
     "helpdoc_html",
     "helpdoc_retrieve",
@@ -31,10 +29,6 @@ __all__ = [
     "section_of",
     "visible_audiences",
 ]
-
-DOCS_VERSION_KEY = "assistant:docs-version"
-# Bounds how stale another worker's view of the docs can be when the cache is per process.
-DOCS_VERSION_TTL = 30
 
 
 def audience_for(user) -> str:
@@ -47,46 +41,6 @@ def audience_for(user) -> str:
 
 def visible_audiences(audience: str) -> list[str]:
     return [str(a) for a in AUDIENCE_LEVELS[: AUDIENCE_LEVELS.index(audience) + 1]]
-
-
-# The version read from the shared cache is reused in-process for this long: one cache round
-# trip less per question; another worker sees an edit at most this late.
-_LOCAL_VERSION_SECONDS = 1.0
-_local_version: tuple[float, str] | None = None
-_version_lock = threading.Lock()
-
-
-def docs_version() -> str:
-    """Changes on every save or delete of a HelpDoc (the signal clears the cached value), and
-    when the embedding task has stored vectors."""
-    now = time.monotonic()
-    if _local_version is not None and now - _local_version[0] < _LOCAL_VERSION_SECONDS:
-        return _local_version[1]
-    # One thread reads it; the others of a burst wait and take its answer (not a database
-    # query each when the cache has lost it).
-    with _version_lock:
-        if _local_version is not None and now - _local_version[0] < _LOCAL_VERSION_SECONDS:
-            return _local_version[1]
-        return _read_docs_version(now)
-
-
-def _read_docs_version(now: float) -> str:
-    global _local_version
-    version = cache.get(DOCS_VERSION_KEY)
-    if version is None:
-        agg = HelpDoc.objects.aggregate(n=Count("id"), last=Max("updated"))
-        last = agg["last"].timestamp() if agg["last"] else 0
-        # Vectors stored since (the embedding task's) rebuild the indexes with meaning.
-        version = f"{agg['n']}-{last:.6f}-{SectionVector.objects.count()}"
-        cache.set(DOCS_VERSION_KEY, version, DOCS_VERSION_TTL)
-    _local_version = (now, version)
-    return version
-
-
-def docs_version_reset() -> None:
-    global _local_version
-    _local_version = None
-    cache.delete(DOCS_VERSION_KEY)
 
 
 def section_of(path: str) -> str:
@@ -170,81 +124,102 @@ class Retrieval:
         return self.coverage == COVERED
 
 
-# How well the docs cover a question (the API's `coverage`): `maybe` where the evidence is
-# between: the best section is offered as possibly relevant, never as a sure answer.
-COVERED, MAYBE, NONE = "covered", "maybe", "none"
-
 SECOND_SECTION_RATIO = 0.95
-# The share of the question's topic (each term weighed by how rare it is in the docs) that a
-# section of three or more topic terms must hold.
-COVERED_SHARE = 0.5
-
-
-def terms_needed(topic: set[str] | frozenset[str]) -> int:
-    """How many of a question's topic terms one section must match to cover it: all of one
-    or two ("delete a client" is not covered by a doc on creating one), half of more."""
-    return len(topic) if len(topic) <= 2 else math.ceil(len(topic) / 2)
-
-
-def covers(hit: Hit, topic: frozenset[str], weights: dict[str, float]) -> bool:
-    """Whether one section covers a question: enough of its topic terms (terms_needed), and
-    of three or more, at least COVERED_SHARE of their weight, so that the common words of
-    the docs ("post" in a social network's) can't cover for a rare one they lack."""
-    matched = topic & hit.matched
-    if not topic or len(matched) < terms_needed(topic):
-        return False
-    total = sum(weights.values())
-    return len(topic) <= 2 or sum(weights[t] for t in matched) >= COVERED_SHARE * total
-
-
-# Meaning covers for missing words only where both rankings agree: the section closest in
-# meaning is also the first by words, and the words it matches carry this share of the
-# topic's weight.
-MEANING_SHARE = 1 / 3
+# The fused ranking's first sections weighed as candidates: the one most likely to answer
+# the question leads (helpdocs.coverage).
+CANDIDATES = 5
 
 
 @dataclass(frozen=True)
 class _Question:
-    terms: frozenset[str]
-    topic: frozenset[str]
-    weights: dict[str, float]
-    language: str
+    """A question as each language of the docs reads it: stemmed in that language."""
+
+    queries: dict[str, list[str]]  # language → its search terms
+    topics: dict[str, frozenset[str]]  # language → its topic terms
+    weights: dict[str, dict[str, float]]  # language → each topic term's weight
+    language: str  # the question's own, when its words tell ("" when they don't)
+
+    @classmethod
+    def of(cls, query: str, index: SectionIndex, language: str) -> "_Question":
+        languages = set(index.language_set) | {language or "en"}
+        queries = {lang: terms(query, lang) for lang in languages}
+        topics = {lang: frozenset(topic_terms(query, lang)) for lang in languages}
+        weights = {lang: {t: index.weight(t) for t in topics[lang]} for lang in languages}
+        return cls(queries, topics, weights, language)
+
+    def topic(self, language: str) -> frozenset[str]:
+        return self.topics.get(language, self.topics.get(self.language or "en", frozenset()))
+
+    def weight(self, language: str) -> dict[str, float]:
+        return self.weights.get(language, self.weights.get(self.language or "en", {}))
 
 
-def _rescued(hit: Hit, q: _Question, closest: Passage, first_by_words: Passage) -> bool:
-    """A section whose words cover only part of the question still covers it when it is
-    both the closest in meaning and the first by words, and its words carry MEANING_SHARE."""
-    if hit.passage is not closest or hit.passage is not first_by_words:
-        return False
-    matched = q.topic & hit.matched
-    return bool(matched) and (
-        sum(q.weights[t] for t in matched) >= MEANING_SHARE * sum(q.weights.values())
+def _share(terms_: frozenset[str] | set[str], weights: dict[str, float]) -> float:
+    total = sum(weights.values())
+    return sum(weights[t] for t in terms_ if t in weights) / total if total else 0.0
+
+
+def _evidence(
+    hit: Hit, rank: int, q: _Question, index: SectionIndex, meaning, best_words: float
+) -> Evidence:
+    language = hit.passage.language
+    topic, weights = q.topic(language), q.weight(language)
+    matched = topic & hit.matched
+    heading = topic & set(terms(hit.passage.title, language))
+    similarity = gap = lead = 0.0
+    agree = 0.0
+    if meaning is not None:
+        i = index.position[id(hit.passage)]
+        similarity = float(meaning.similarity[i])
+        closest = float(meaning.similarity[meaning.order[0]])
+        gap = similarity - closest
+        spread = float(meaning.similarity.std()) or 1.0
+        lead = (similarity - float(meaning.similarity.mean())) / spread
+        agree = float(meaning.order[0] == i and best_words > 0 and hit.words >= best_words)
+    return Evidence(
+        share=_share(matched, weights),
+        count_share=len(matched) / len(topic) if topic else 0.0,
+        heading=_share(heading, weights),
+        words=hit.words / best_words if best_words else 0.0,
+        meaning=similarity,
+        meaning_gap=gap,
+        meaning_lead=lead,
+        agree=agree,
+        rank=1 / (1 + rank),
     )
 
 
-def _with_meaning(
-    index: SectionIndex, hits: list[Hit], q: _Question, question: str
-) -> tuple[list[Hit], Hit | None] | None:
-    """The ranking fused with meaning, and the first section covering the question by words
-    or rescued by meaning; None without the model."""
-    vector = semantic.query_vector(question)
-    meaning = index.meaning(vector) if vector is not None else None
-    if meaning is None or not hits:
-        return None
-    # The closest of the reader's language, when it has any (as the ranking prefers it).
-    same = (i for i in meaning.order if index.passages[i].language == q.language)
-    closest = index.passages[next(same, meaning.order[0])]
-    first_by_words = max(hits, key=lambda h: h.words).passage
-    fused = index.fuse(hits, meaning, q.language, q.terms)
-    first = next(
-        (
-            h
-            for h in fused
-            if covers(h, q.topic, q.weights) or _rescued(h, q, closest, first_by_words)
-        ),
-        None,
-    )
-    return fused, first
+@dataclass(frozen=True)
+class Candidate:
+    hit: Hit
+    evidence: Evidence
+    confidence: float
+
+
+def helpdoc_candidates(
+    *, query: str, path: str, audience: str, prior: tuple[str, ...] = ()
+) -> tuple[list[Hit], list[Candidate], "_Question"]:
+    """The ranking for `query` (words and meaning fused, each doc's text read in its own
+    language) and its first sections as candidates, each with the evidence that it answers
+    the question and the probability that it does (helpdocs.coverage)."""
+    index = index_for(audience)
+    q = _Question.of(query, index, guess_language(query, default=""))
+    hits = _with_prior(index, index.search(q.queries, path or "/", q.language), prior)
+    meaning = None
+    # Meaning ranks every question with words to read, also one whose words no doc has
+    # ("nudge people who still owe me money").
+    if index.vectors is not None and any(q.queries.values()):
+        vector = semantic.query_vector(query)
+        meaning = index.meaning(vector) if vector is not None else None
+    best_words = max((h.words for h in hits), default=0.0)
+    if meaning is not None:
+        hits = index.fuse(hits, meaning, q.language, q.queries)
+    candidates = []
+    for rank, hit in enumerate(hits[:CANDIDATES]):
+        evidence = _evidence(hit, rank, q, index, meaning, best_words)
+        p = coverage.confidence(evidence, meaning=meaning is not None)
+        candidates.append(Candidate(hit, evidence, p))
+    return hits, candidates, q
 
 
 # The docs an earlier turn's answer cited rank this much higher for its follow-up.
@@ -262,68 +237,65 @@ def _with_prior(index: SectionIndex, hits: list[Hit], prior: tuple[str, ...]) ->
     return sorted(boosted, key=lambda h: -h.score)
 
 
-# A section of an article that covers a question as well as the article's opening, and ranks
-# at least this close to it, answers instead: the opening is the article's overview.
+# A section of an article that answers a question about as surely as the article's opening,
+# and ranks at least this close to it, answers instead: the opening is the overview.
 SPECIFIC_RATIO = 0.8
 
 
-def _specific(first: Hit, hits: list[Hit], q: _Question) -> Hit:
-    if first.passage.anchor:
-        return first
-    matched = len(q.topic & first.matched)
-    for hit in hits:
+def _specific(best: Candidate, candidates: list[Candidate]) -> Candidate:
+    if best.hit.passage.anchor:
+        return best
+    for other in candidates:
         if (
-            hit.passage.doc_id == first.passage.doc_id
-            and hit is not first
-            and hit.score >= first.score * SPECIFIC_RATIO
-            and len(q.topic & hit.matched) >= matched
+            other is not best
+            and other.hit.passage.doc_id == best.hit.passage.doc_id
+            and other.hit.score >= best.hit.score * SPECIFIC_RATIO
+            and other.confidence >= best.confidence * SPECIFIC_RATIO
         ):
-            return hit
-    return first
+            return other
+    return best
 
 
 def helpdoc_retrieve(
     *, query: str, path: str, audience: str, language: str = "", prior: tuple[str, ...] = ()
 ) -> Retrieval:
-    """Ranked sections for `query` and the coverage decision, made before any model call on
-    the best section that covers the question (its heading path and doc title count). Page-
-    only hits never make coverage. Meaning (helpdocs.semantic) ranks too, and may cover for
-    missing words, unless the first section by words holds every topic word: it costs 22 ms
-    of CPU a question. `prior`: the sections an earlier turn cited (a follow-up's): their
+    """Ranked sections for `query` and the coverage decision, made before any model call:
+    the candidate most likely to answer leads, and its probability says `covered`, `maybe`
+    or `none` (helpdocs.coverage). `language`: the reader's, for the topic terms when no
+    section is found. `prior`: the sections an earlier turn cited (a follow-up's): their
     docs rank higher."""
-    index = index_for(audience)
-    language = language or guess_language(query)
-    query_terms = terms(query, language)
-    hits = _with_prior(index, index.search(query_terms, path or "/", language), prior)
-    topic = frozenset(topic_terms(query, language))
-    q = _Question(frozenset(query_terms), topic, {t: index.weight(t) for t in topic}, language)
-    weights = q.weights
-    first = next((h for h in hits if covers(h, topic, weights)), None)
-    # Sure by words: the first section (with the page's context) holds every topic word.
-    sure = first is not None and first is hits[0] and topic <= first.matched
-    if index.vectors is not None and topic and not sure:
-        hits, first = _with_meaning(index, hits, q, query) or (hits, first)
-    if first is not None:
-        first = _specific(first, hits, q)
-    if first is None:
+    hits, candidates, q = helpdoc_candidates(query=query, path=path, audience=audience, prior=prior)
+    best = max(candidates, key=lambda c: c.confidence, default=None)
+    decision = coverage.decide(best.confidence) if best is not None else NONE
+    if best is None or decision == NONE:
+        topic_language = q.language or language or "en"
+        topic, weights = q.topic(topic_language), q.weight(topic_language)
         related: list[Hit] = []  # sections sharing a topic word ("account" is none)
         for hit in hits:
-            if topic & hit.matched and hit.passage.doc_id not in {
+            if q.topic(hit.passage.language) & hit.matched and hit.passage.doc_id not in {
                 h.passage.doc_id for h in related
             }:
                 related.append(hit)
-        return Retrieval(hits, NONE, topic, related=related[:2], weights=weights)
-    # The best covering section leads; a second joins only when it is clearly as relevant:
-    # it covers as much, in the same language, and ranks about as high.
+        confidence = best.confidence if best is not None else 0.0
+        return Retrieval(hits, NONE, topic, related=related[:2], weights=weights,
+                         confidence=confidence)  # fmt: skip
+    best = _specific(best, candidates)
+    first = best.hit
+    topic, weights = q.topic(first.passage.language), q.weight(first.passage.language)
     ordered = [first] + [h for h in hits if h is not first]
     sections = [first.passage]
-    matched = len(topic & first.matched)
-    for hit in ordered[1:]:
+    # A second section joins only when it is clearly as relevant: as likely to answer, in the
+    # same language, and ranked about as high.
+    for other in candidates:
         if (
-            len(topic & hit.matched) >= matched
-            and hit.passage.language == first.passage.language
-            and hit.score >= first.score * SECOND_SECTION_RATIO
+            decision == COVERED
+            and other is not best
+            and other.confidence >= COVERED_AT
+            and len(topic & other.hit.matched) >= len(topic & first.matched)
+            and other.hit.passage.language == first.passage.language
+            and other.hit.score >= first.score * SECOND_SECTION_RATIO
         ):
-            sections.append(hit.passage)
+            sections.append(other.hit.passage)
             break
-    return Retrieval(ordered, COVERED, topic, sections=sections, weights=weights)
+    return Retrieval(ordered, decision, topic, sections=sections, weights=weights,
+                     confidence=best.confidence)  # fmt: skip
