@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from assistant.helpdocs import coverage
 from assistant.helpdocs.selectors import Retrieval
 from assistant.helpdocs.text import GENERIC, STOPWORDS, fold
 
@@ -220,10 +221,10 @@ def _as_question(words: list[str], typed: str) -> str:
 
 # --- the readings, ranked on evidence --------------------------------------------------------
 
-# How much better supported one reading must be than the other to be clearly better: the
-# difference of their log-odds that their best section answers (helpdocs.coverage's
-# confidence), 1.0 being odds e ≈ 2.7 times higher (0.5 → 0.73, 0.88 → 0.95). On the odds,
-# not the probability: the confidences of answered questions crowd near 1.
+# How much better supported one reading must be than the other to be clearly better: in
+# widths of coverage's `maybe` band (between its MAYBE_AT and COVERED_AT), on the log-odds
+# that the reading's best section answers. The model's own measure of doubt, so it follows
+# each refit of its weights; on the odds, not the probability, as confidences crowd near 1.
 MARGIN = 1.0
 # bench.eval_followups: the rules' reading alone, as before the readings were ranked.
 RULES_ONLY = False
@@ -231,10 +232,19 @@ RULES_ONLY = False
 Retrieve = Callable[[str, tuple[str, ...]], Retrieval]  # (question, prior sections)
 
 
+def _log_odds(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def margin() -> float:
+    """MARGIN in log-odds, for coverage's thresholds as they are now."""
+    return MARGIN * (_log_odds(coverage.COVERED_AT) - _log_odds(coverage.MAYBE_AT))
+
+
 def _support(retrieval: Retrieval) -> float:
     """The log-odds that the retrieval's best section answers."""
-    p = min(max(retrieval.confidence, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
+    return _log_odds(retrieval.confidence)
 
 
 def _topic_phrase(question: str) -> list[str]:
@@ -295,7 +305,7 @@ def choose(question: str, earlier: Turn | None, retrieve: Retrieve) -> tuple[Res
         return Resolved(question, False), alone
     # The best supported follow-up reading (the rules' rewrite first on a tie).
     text, retrieval = max(readings, key=lambda reading: _support(reading[1]))
-    gain = _support(retrieval) - _support(alone)
-    if gain >= MARGIN or (ruled.follow_up and gain > -MARGIN):
+    gain, clearly = _support(retrieval) - _support(alone), margin()
+    if gain >= clearly or (ruled.follow_up and gain > -clearly):
         return Resolved(text, True, prior), retrieval
     return Resolved(question, False), alone
