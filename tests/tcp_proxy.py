@@ -6,6 +6,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 
 
 class TcpProxy:
@@ -24,7 +25,14 @@ class TcpProxy:
                 return
             listener = socket.socket()
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("127.0.0.1", self.port))
+            for _ in range(100):  # the cut connections' sockets may not all be gone yet
+                try:
+                    listener.bind(("127.0.0.1", self.port))
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            else:
+                listener.bind(("127.0.0.1", self.port))
             listener.listen(128)
             listener.settimeout(0.05)  # accept() notices a cut this often
             self._listener, self.port = listener, listener.getsockname()[1]
@@ -42,6 +50,7 @@ class TcpProxy:
                 # A reset (RST), as from a crashed server, not a polite FIN.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     close = cut
 

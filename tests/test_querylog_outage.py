@@ -21,6 +21,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 HEALTH = "/assistant/api/health/"
 CREATE = "How do I create an invoice?"
+FOLLOW_UP = "and how do I send it?"
+
+
+def leans_on_the_invoice(resolved: str) -> bool:
+    """The follow-up was read with its earlier turn (however answering words it): alone,
+    it names no invoice."""
+    return resolved != FOLLOW_UP and "invoice" in resolved.lower()
 
 
 @pytest.fixture(autouse=True)
@@ -109,10 +116,8 @@ def test_through_an_outage_every_row_is_written_once_in_order_and_every_vote_cou
     first = _question(ask, CREATE)
     others = [_question(ask, unique_question("How do I send a payment reminder?")) for _ in "ab"]
     # The follow-up finds its earlier turn, which waits to be written.
-    follow = _question(
-        ask, "and how do I send it?", history=[{"question": CREATE, "id": first["id"]}]
-    )
-    assert follow["resolved"] == "How do I send an invoice?"
+    follow = _question(ask, FOLLOW_UP, history=[{"question": CREATE, "id": first["id"]}])
+    assert leans_on_the_invoice(follow["resolved"])
     assert _vote(ask, first["id"], True) == 204
     assert _vote(ask, others[0]["id"], True) == 204
     assert _vote(ask, others[0]["id"], False) == 204  # changed: the latest counts
@@ -130,9 +135,7 @@ def test_through_an_outage_every_row_is_written_once_in_order_and_every_vote_cou
     rows = {str(row.id): row for row in QueryLog.objects.filter(id__in=answers)}
     assert len(rows) == 4
     assert [rows[i].helpful for i in answers] == [True, False, None, None]
-    assert (
-        rows[follow["id"]].follow_up and rows[follow["id"]].resolved == "How do I send an invoice?"
-    )
+    assert rows[follow["id"]].follow_up and rows[follow["id"]].resolved == follow["resolved"]
     replays = QueryLog.objects.filter(cache_level=CacheLevel.WIDGET)
     assert [(r.question, r.visitor) for r in replays] == [
         (rows[first["id"]].question, rows[first["id"]].visitor)
@@ -200,10 +203,8 @@ def test_an_answer_waiting_in_another_worker_is_found_by_this_one(
         first = _question(ask, CREATE)
     assert not QueryLog.objects.filter(id=first["id"]).exists()
 
-    follow = _question(
-        ask, "and how do I send it?", history=[{"question": CREATE, "id": first["id"]}]
-    )
-    assert follow["resolved"] == "How do I send an invoice?"
+    follow = _question(ask, FOLLOW_UP, history=[{"question": CREATE, "id": first["id"]}])
+    assert leans_on_the_invoice(follow["resolved"])
     assert _vote(ask, first["id"], False) == 204
     assert ask({"hits": [{"id": first["id"]}]}, endpoint="widget-hits").status_code == 204
     log_writer.flush()

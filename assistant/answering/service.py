@@ -44,7 +44,6 @@ from assistant.helpdocs.selectors import (
     helpdoc_retrieve,
 )
 from assistant.models import CacheLevel, QueryStatus
-from assistant.querylog import log_writer
 from assistant.querylog import records as querylog
 from assistant.runtime import redis_async
 
@@ -116,10 +115,7 @@ class Answer:
 
 
 async def _record(outcome: Outcome, endpoint: str) -> None:
-    # Queued for the batch writer and shared with the other workers through the cache (I/O,
-    # so a pool thread, not the loop); written at once when batching is off.
-    inline = log_writer.writes_inline()
-    await sync_to_async(querylog.record_outcome, thread_sensitive=inline)(outcome, endpoint)
+    await querylog.arecord_outcome(outcome, endpoint)
 
 
 _cache_get = sync_to_async(answer_cache.get, thread_sensitive=False)

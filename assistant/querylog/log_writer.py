@@ -20,15 +20,17 @@ import itertools
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, InternalError, OperationalError, connection
 
 from assistant import conf, metrics
 from assistant.models import CacheLevel, QueryLog
+from assistant.querylog import shared
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +39,6 @@ MAX_BATCH = 500
 # the rows wait. Any other error is about the rows themselves.
 UNREACHABLE = (OperationalError, InterfaceError, InternalError)
 RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # seconds between tries while the database fails
-# How long the cache keeps a waiting answer's record and a vote on it: an outage this long
-# still finds them (a written row's record is removed at once).
-SHARED_TTL = 24 * 3600
 _FIELDS = [f.attname for f in QueryLog._meta.concrete_fields]
 
 
@@ -83,12 +82,27 @@ def _shareable(rows: Iterable[QueryLog]) -> list[QueryLog]:
     return [row for row in rows if row.cache_level != CacheLevel.WIDGET]
 
 
+def _records(rows: list[QueryLog]) -> dict[str, dict]:
+    return {_key(str(row.id)): {f: getattr(row, f) for f in _FIELDS} for row in rows}
+
+
+def _row(record: dict) -> QueryLog:
+    """An unsaved row from its shared record (stored as JSON)."""
+    row = QueryLog(**record)
+    row.id, row.created = uuid.UUID(str(row.id)), datetime.fromisoformat(str(row.created))
+    return row
+
+
 def _share(rows: list[QueryLog]) -> None:
     if rows:
-        cache.set_many(
-            {_key(str(row.id)): {f: getattr(row, f) for f in _FIELDS} for row in rows},
-            SHARED_TTL,
-        )
+        shared.put(_records(rows))
+
+
+async def ashare(rows: list[QueryLog]) -> None:
+    """Make answers' rows readable by every worker (`waiting`) until they are written: from
+    the event loop, before they are queued (the writer removes a record once its row is in)."""
+    if rows := _shareable(rows):
+        await shared.aput(_records(rows))
 
 
 def submit(*rows: QueryLog, share: bool = False) -> None:
@@ -150,8 +164,8 @@ def waiting(answer_ids: set[str]) -> dict[str, QueryLog]:
         found = {i: _index[i] for i in answer_ids if i in _index}
     rest = [i for i in answer_ids if i not in found]
     if rest:
-        shared = cache.get_many([_key(i) for i in rest])
-        found.update((i, QueryLog(**shared[_key(i)])) for i in rest if _key(i) in shared)
+        records = shared.get_many([_key(i) for i in rest])
+        found.update((i, _row(records[_key(i)])) for i in rest if _key(i) in records)
     return found
 
 
@@ -179,7 +193,7 @@ def keep_vote(answer_id: str, visitor_ids: tuple[str, ...], helpful: bool) -> No
             _votes.popleft()
         _dropped_unlogged += dropped
     if not local:
-        cache.set(_vote_key(answer_id), helpful, SHARED_TTL)
+        shared.put({_vote_key(answer_id): helpful})
     if dropped:
         metrics.QUERYLOG_DROPPED.inc(dropped)
     # The database answers and no batch is being written: the vote shows at once, as on a
@@ -275,17 +289,17 @@ def _each_alone(rows: list[QueryLog]) -> None:
 def _after_written(rows: list[QueryLog]) -> None:
     """The shared records of rows now written are removed; votes other workers kept on them
     join this process's votes, applied next."""
-    shared = _shareable(rows)
-    if not shared:
+    answers = _shareable(rows)
+    if not answers:
         return
-    votes = cache.get_many([_vote_key(str(row.id)) for row in shared])
+    votes = shared.get_many([_vote_key(str(row.id)) for row in answers])
     with _lock:
         _votes.extend(
             _Vote(str(row.id), (row.visitor,), votes[_vote_key(str(row.id))], unset_only=True)
-            for row in shared
+            for row in answers
             if _vote_key(str(row.id)) in votes
         )
-    cache.delete_many([_key(str(row.id)) for row in shared] + list(votes))
+    shared.delete_many([_key(str(row.id)) for row in answers] + list(votes))
 
 
 def _apply_votes() -> None:
@@ -309,7 +323,7 @@ def _forget_dropped() -> None:
         ids, _forget[:] = _forget[:], []
         dropped, _dropped_unlogged = _dropped_unlogged, 0
     if ids:
-        cache.delete_many([_key(i) for i in ids])
+        shared.delete_many([_key(i) for i in ids])
     if dropped:
         log.error(
             "query log: %d waiting rows or votes dropped, the oldest (HELP_LOG_MAX_PENDING=%s)",

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from assistant import detectors, metrics
@@ -30,9 +31,9 @@ def logged_question(typed: str) -> str:
     return re.sub(r"zzredacted(email|phone|iban|card|number)", r"[\1]", normal)[:500]
 
 
-def record_outcome(outcome: "Outcome", endpoint: str) -> None:
-    """Write the query log row (nothing a reader typed without its personal data replaced)
-    and count the metrics; never fails the request."""
+def _outcome_row(outcome: "Outcome", endpoint: str) -> QueryLog:
+    """The query log row of an answer (nothing a reader typed without its personal data
+    replaced), its metrics counted."""
     status = outcome.status or QueryStatus.ERROR
     metrics.REQUESTS.labels(endpoint, outcome.backend or "none", status).inc()
     if outcome.latency_ms is not None and outcome.backend:
@@ -67,7 +68,25 @@ def record_outcome(outcome: "Outcome", endpoint: str) -> None:
     )
     for kind, n in outcome.guard_removed.items():
         metrics.GUARD_REMOVED.labels(kind).inc(n)
-    log_writer.submit(row, share=True)
+    return row
+
+
+def record_outcome(outcome: "Outcome", endpoint: str) -> None:
+    """Log an answer: its row written or queued, readable by every worker either way (for a
+    vote, a replay, a follow-up); never fails the request."""
+    log_writer.submit(_outcome_row(outcome, endpoint), share=True)
+
+
+async def arecord_outcome(outcome: "Outcome", endpoint: str) -> None:
+    """record_outcome() from the event loop: in batches, the row is shared (one Redis SET,
+    awaited: the reader may follow up, vote or replay the moment it has the answer's end),
+    then queued (no I/O); inline, written in a thread."""
+    if log_writer.writes_inline():
+        await sync_to_async(record_outcome)(outcome, endpoint)
+        return
+    row = _outcome_row(outcome, endpoint)
+    await log_writer.ashare([row])
+    log_writer.submit(row)
 
 
 def _answer_ids(raw: Iterable[str]) -> set[str]:
