@@ -12,10 +12,14 @@ so a link, number or tag split across tokens is always seen whole. Per sentence:
 - a sentence whose topic words are mostly absent from the passages (and the question) is
   dropped as unsupported;
 - a sentence naming a UI label the passages don't have, or saying the opposite of them, is
-  dropped as `label` or `negation` (answering.steps).
-Nothing goes out until the answer names something of the passages — one of their UI labels
-or figures, when they have any: sentences that say nothing specific ("it is a matter of
-time") are held, and an answer that never names anything is handed to the docs answer.
+  dropped as `label` or `negation` (answering.steps);
+- a "Yes." or "No." that opens the answer claims the question (asked, or negated): it is
+  dropped when that says the opposite of the passages, and goes out with the sentence after it.
+A checked sentence goes out as soon as it is complete, once the answer has named something of
+the passages (one of their labels or figures, or what they say beyond the question's words).
+Small talk ("Sure!", "Hope this helps") says nothing to check: it goes out beside the
+sentences that do, never alone. A first sentence that names nothing waits for the next; when
+that names nothing either, the answer is handed to the docs answer (within two sentences).
 """
 
 import re
@@ -30,7 +34,7 @@ from django.urls import Resolver404, resolve
 from assistant import detectors
 from assistant.answering.events import Queued, Token
 from assistant.answering.prompt import DELIMITERS, Prompt
-from assistant.answering.steps import StepChecks
+from assistant.answering.steps import UI_VERBS, StepChecks, labels_in, negated
 from assistant.helpdocs.text import terms, topic_terms
 
 # A sentence ends at . ! ? followed by white space, or at a line break; a list number
@@ -62,8 +66,36 @@ _PRICE = re.compile(
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*+])\s+")
+# "Yes." / "No, …" opening a reply (not "No problem"): it answers the question.
+_REPLY = re.compile(r"^\s*(yes|yeah|yep|no|nope|oui|non)\s*(?:[.,!:;—–-]+\s*|$)", re.IGNORECASE)
+# A question a "Yes." or "No." answers (elsewhere it only acknowledges: "Yes, lock it.").
+_YES_NO_QUESTION = re.compile(
+    r"\s*(?:can|could|is|are|was|were|do|does|did|will|would|should|may|might|must|has|have"
+    r"|est-ce|peut-on|puis-je|peux-je|dois-je|faut-il|y a-t-il|(?:\w+-(?:je|tu|il|elle|on|nous"
+    r"|vous|ils|elles)))\b",
+    re.IGNORECASE,
+)
+# Terms of the passages beyond the question's that make a sentence say something specific.
+SPECIFIC_TERMS = 1
+# The words of small talk in any help chat, and of asides ("Note that…", "Keep in mind…"),
+# in English and French: a sentence made of them alone says nothing to check, and they are no
+# unsupported claim in one that does.
+SMALL_TALK = frozenset(
+    """sure certainly absolutely course great good question glad happy hope helps help
+    welcome thanks thank cheers luck problem worries let know else anything further feel free
+    ask here steps below follows following just enjoy note keep mind bear aware remember
+    volontiers bien entendu sur certes bonne question heureux ravi espere aide aider aidera
+    merci chance probleme hesitez voici etapes suit suivantes simple facile notez gardez
+    esprit rappel""".split()
+)
+
 # Below this share of its topic words found in the passages, a sentence is unsupported.
 MIN_SUPPORT = 0.5
+
+
+@lru_cache(maxsize=4)
+def _no_claim(language: str) -> frozenset[str]:
+    return frozenset(terms(" ".join(SMALL_TALK | UI_VERBS), language))
 
 
 def _digits(text: str) -> str:
@@ -78,6 +110,7 @@ class GuardReport:
     kept_sentences: int = 0
     dropped_sentences: int = 0
     held_sentences: int = 0  # kept, not yet out: the answer has named nothing specific yet
+    talk_sentences: int = 0  # kept, saying nothing to check (small talk, a bare "Yes.")
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.removed)
@@ -116,13 +149,22 @@ class Guard:
         self._language = prompt.language
         passages = _passages(prompt.passages_text, prompt.language)
         self._numbers, self._emails = passages.numbers, passages.emails
-        self._support = passages.terms | set(terms(prompt.question, self._language))
+        self._question = prompt.question
+        self._asked = set(terms(prompt.question, self._language))
+        self._passage_terms = passages.terms
+        self._support = passages.terms | self._asked
         self._sources = {s["url"] for s in prompt.sources}
         self._steps = passages.steps
-        # What the answer must name before anything goes out (nothing, when the passages have
-        # neither labels nor figures).
+        # Passages all in another language than the answer's: its negations can't be compared.
+        self._foreign = bool(prompt.passages) and all(
+            h.passage.language != self._language for h in prompt.passages
+        )
+        # Whether the answer has named something of the passages yet (nothing to name, when
+        # the passages have neither labels nor figures).
         self._specific = not (self._steps.has_labels or self._numbers)
-        self._held: list[str] = []
+        self._held: list[str] = []  # a first sentence that named nothing, out with the next
+        self._talk: list[str] = []  # small talk, out beside the next checked sentence
+        self._says = False  # whether the sentence just checked says something to check
         self._in_code = False  # inside a code fence the model opened
         self._buffer = ""
         self.report = GuardReport()
@@ -136,8 +178,9 @@ class Guard:
             match = _BOUNDARY.search(self._buffer)
             if match is None:
                 if len(self._buffer) > MAX_SENTENCE:
-                    out.append(self._check(self._buffer) + " ")
-                    self._buffer = ""
+                    checked, self._buffer = self._check(self._buffer), ""
+                    if checked:
+                        out.append(self._release(checked, checked + " "))
                 break
             sentence, sep = self._buffer[: match.start()], match.group()
             self._buffer = self._buffer[match.end() :]
@@ -148,10 +191,14 @@ class Guard:
 
     def finish(self) -> str:
         """The checked rest of the answer, once the model is done ("" and nothing ever out
-        when the answer named nothing specific: `holding`)."""
+        when the answer named nothing specific: `holding`). Small talk left over goes out
+        after an answer that went out (a closing "Hope this helps!"), else nowhere."""
         rest, self._buffer = self._buffer, ""
         checked = self._check(rest) if rest.strip() else ""
-        return self._release(checked, checked) if checked else ""
+        out = self._release(checked, checked) if checked else ""
+        if self._specific and not self._held and self.report.kept_sentences:
+            out, self._talk = out + "".join(self._talk), []
+        return out
 
     @property
     def holding(self) -> bool:
@@ -159,12 +206,15 @@ class Guard:
         return not self._specific
 
     def _release(self, sentence: str, text: str) -> str:
-        """`text` (a checked sentence) and those held before it, once the answer names a label
-        or a figure of the passages; until then "" (held)."""
-        if not self._specific and (
-            self._steps.names_label(sentence)
-            or any(_digits(n) in self._numbers for n in _NUMBER.findall(sentence))
-        ):
+        """`text` (a checked sentence) with the small talk and the sentence held before it, at
+        once when the answer has named something of the passages; until then "" (held). Small
+        talk itself waits for the next sentence that says something."""
+        if not self._says:
+            self._talk.append(text)
+            self.report.talk_sentences += 1
+            return ""
+        text, self._talk = "".join(self._talk) + text, []
+        if not self._specific and self._names_something(sentence):
             self._specific = True
         if not self._specific:
             self._held.append(text)
@@ -173,6 +223,16 @@ class Guard:
         out, self._held = "".join(self._held) + text, []
         self.report.held_sentences = 0
         return out
+
+    def _names_something(self, sentence: str) -> bool:
+        """A label or a figure of the passages, or what they say beyond the question's words
+        (SPECIFIC_TERMS of their topic terms): not a restatement of the question."""
+        if self._steps.names_label(sentence):
+            return True
+        if any(_digits(n) in self._numbers for n in _NUMBER.findall(sentence)):
+            return True
+        beyond = topic_terms(sentence, self._language) & self._passage_terms - self._asked
+        return len(beyond) >= SPECIFIC_TERMS
 
     # --- one sentence -----------------------------------------------------------------------
     def _drop(self, kind: str) -> str:
@@ -205,24 +265,38 @@ class Guard:
         text = self._strip(_URL, text, "link")
         text = self._strip(_DOMAIN, text, "link")
         body = _LIST_MARKER.sub("", text)
+        reply = _REPLY.match(body)
+        if reply:
+            # "Yes." claims what the question asks; "No." its opposite. The rest is checked on
+            # its own ("No, it can only be archived" is not negated by its "No").
+            yes = reply.group(1).lower() in ("yes", "yeah", "yep", "oui")
+            asks = _YES_NO_QUESTION.match(self._question)
+            if asks and self._steps.contradicts_reply(self._question, yes):
+                return self._drop("negation")
+            body = body[reply.end() :]
         if any(_digits(p) not in self._numbers for p in _PHONE.findall(body)):
             return self._drop("phone")
         if any(_digits(p) not in self._numbers for p in _PRICE.findall(body)):
             return self._drop("price")
         if any(_digits(n) not in self._numbers for n in _NUMBER.findall(body)):
             return self._drop("number")
-        topic = topic_terms(body, self._language)
-        if topic and len(topic & self._support) / len(topic) < MIN_SUPPORT:
+        topic = topic_terms(body, self._language) - _no_claim(self._language)
+        # The passages' figures it carries are support too (each one is theirs by now).
+        figures = len(_NUMBER.findall(body))
+        if topic and (len(topic & self._support) + figures) / (len(topic) + figures) < MIN_SUPPORT:
             return self._drop("unsupported")
         if self._steps.unknown_label(body):
             return self._drop("label")
         if self._steps.contradicts(body):
             return self._drop("negation")
+        if self._foreign and negated(body):
+            return self._drop("negation")  # passages in another language: nothing to compare
         text = re.sub(r"[ \t]{2,}", " ", text).strip()
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
         if not re.search(r"\w", text):
             return ""
-        self.report.kept_sentences += 1
+        self._says = bool(topic or _NUMBER.search(body) or labels_in(body))
+        self.report.kept_sentences += self._says
         return text
 
     def _link(self, match: re.Match) -> str:
@@ -263,7 +337,7 @@ class GuardRejected(Exception):
 # Sentences dropped before any was kept that make the guard give up on the model's answer.
 REJECT_AFTER_DROPPED = 2
 # Sentences kept without naming anything specific that make it give up too.
-REJECT_AFTER_HELD = 3
+REJECT_AFTER_HELD = 2
 
 
 async def guarded(
