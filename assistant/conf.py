@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "HELP_LOG_RETENTION_DAYS": 90,
     # Query log rows are written in batches this often (0: inline, with each request).
     "HELP_LOG_BATCH_SECONDS": 0.2,
-    # Rows one process keeps while the database can't be written (about 1.5 KB each); past
+    # Rows one process keeps while the database can't be written (about 2.4 KB each); past
     # it the oldest are dropped (counted: helpdesk_querylog_rows_dropped_total).
     "HELP_LOG_MAX_PENDING": 10_000,
     # Proxies in front of the app whose X-Forwarded-For gives the reader's IP (rate limits).
