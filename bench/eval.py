@@ -552,9 +552,15 @@ def main() -> int:
                 details.append(f"- {r['name']} · {row['q']!r} → {row['backend']}: {answer!r}")
     real, real_details, real_invented, real_followups = real_centre()
     followup_md = followup_table(followups + real_followups)
+    from bench import eval_centres  # coverage on the three real help centres' held-out halves
+
+    centres, centres_invented = eval_centres.section()
+    real_invented += centres_invented
     (ROOT / "bench" / "eval_results.md").write_text(
         summary + "\n".join(details) + "\n" + real + "\n".join(real_details) + "\n" + followup_md
+        + centres
     )
+    print(centres)
     print(summary)
     print("\n".join(details))
     print(real)

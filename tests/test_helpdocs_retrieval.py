@@ -80,7 +80,9 @@ def centre(db):
     call_command("import_docs", str(CENTRE), stdout=open("/dev/null", "w"))  # noqa: SIM115
 
 
-def test_meaning_covers_where_a_word_of_the_question_is_not_the_docs(centre, monkeypatch):
+def test_meaning_finds_the_section_where_a_word_of_the_question_is_not_the_docs(
+    centre, monkeypatch
+):
     asked = []
     real = semantic.query_vector
     monkeypatch.setattr(semantic, "query_vector", lambda q: asked.append(q) or real(q))
@@ -88,7 +90,9 @@ def test_meaning_covers_where_a_word_of_the_question_is_not_the_docs(centre, mon
     found = selectors.helpdoc_retrieve(
         query="trade my shift with a coworker", path="/", audience="public"
     )
-    assert found.covered and found.sections[0].url.startswith("/assistant/docs/shifts-swap/")
+    # Not a sure answer (the docs never say "coworker"), yet not a refusal: it may help.
+    assert found.coverage == "maybe"
+    assert found.sections[0].url.startswith("/assistant/docs/shifts-swap/")
     assert asked == ["trade my shift with a coworker"]
 
 

@@ -47,24 +47,45 @@ FEATURES = (
     "agree", "rank",
 )  # fmt: skip
 
-# Fitted by bench/fit_coverage.py (its output pasted here): the weight of each feature, in
-# FEATURES' order, and the bias.
-WEIGHTS = (0.626, 0.711, 0.738, 1.17, 0.145, 0.156, 0.654, 1.172, 1.198)
-BIAS = -2.958
-# The probabilities at and above which a candidate covers the question, or may.
-COVERED_AT = 0.824
-MAYBE_AT = 0.729
-# Without the meaning model the words decide alone (fitted the same way, meaning features 0).
-WORDS_WEIGHTS = (3.0, 1.5, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 1.0)
-WORDS_BIAS = -3.2
+
+@dataclass(frozen=True)
+class Model:
+    """A logistic model over Evidence.vector(): its weights in FEATURES' order and bias."""
+
+    weights: tuple[float, ...]
+    bias: float
+
+    def probability(self, evidence: Evidence) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, evidence.vector(), strict=True))
+        return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+# Fitted by bench/fit_coverage.py (its output pasted here), two models each with the meaning
+# model and without it (HELP_EMBEDDINGS off, or a question its first section holds word for
+# word, which skips meaning: `--words`):
+# - RANK: which of a question's candidates answers it (over every candidate: relative signals
+#   weigh most);
+# - DECIDE: whether the chosen candidate answers at all (over each question's chosen one:
+#   off-topic questions against answered ones), with the probabilities at and above which it
+#   covers the question, or may.
+RANK = Model((2.272, 0.515, 2.296, 1.282, -2.703, 22.374, 2.662, 0.493, 0.688), -0.664)
+DECIDE = Model((2.842, 6.586, 7.209, 0.0, 13.119, 0.0, 9.507, 0.0, 0.0), -19.143)
+COVERED_AT, MAYBE_AT = 0.927, 0.422
+WORDS_RANK = Model((-4.33, 7.915, 1.918, 6.006, 0.0, 0.0, 0.0, 0.0, 2.453), -10.18)
+WORDS_DECIDE = Model((4.583, 3.79, 3.894, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0), -5.473)
+WORDS_COVERED_AT, WORDS_MAYBE_AT = 0.700, 0.333
+
+
+def rank_score(evidence: Evidence, *, meaning: bool = True) -> float:
+    """How likely this candidate, of the question's, is the section that answers it."""
+    return (RANK if meaning else WORDS_RANK).probability(evidence)
 
 
 def confidence(evidence: Evidence, *, meaning: bool = True) -> float:
-    """The probability that the candidate section answers the question."""
-    weights, bias = (WEIGHTS, BIAS) if meaning else (WORDS_WEIGHTS, WORDS_BIAS)
-    z = bias + sum(w * x for w, x in zip(weights, evidence.vector(), strict=True))
-    return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+    """The probability that the docs answer the question with this (chosen) section."""
+    return (DECIDE if meaning else WORDS_DECIDE).probability(evidence)
 
 
-def decide(p: float) -> str:
-    return COVERED if p >= COVERED_AT else MAYBE if p >= MAYBE_AT else NONE
+def decide(p: float, *, meaning: bool = True) -> str:
+    covered_at, maybe_at = (COVERED_AT, MAYBE_AT) if meaning else (WORDS_COVERED_AT, WORDS_MAYBE_AT)
+    return COVERED if p >= covered_at else MAYBE if p >= maybe_at else NONE
