@@ -50,8 +50,8 @@ def main() -> None:
         for half, keep in (("dev", False), ("held-out", True)):
             part = [q for q in questions if q.held_out == keep]
             if part:
-                m = measure(part)
-                print(f"| {name} | {half} | " + " | ".join(f"{a}/{b}" for a, b in m.values()) + " |")
+                cells = " | ".join(f"{a}/{b}" for a, b in measure(part).values())
+                print(f"| {name} | {half} | {cells} |")
     sys.stdout.flush()
 
 
