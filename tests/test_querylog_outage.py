@@ -107,7 +107,7 @@ def test_through_an_outage_every_row_is_written_once_in_order_and_every_vote_cou
     ask, client, ollama, database, settings, written_order, batch_seconds
 ):
     settings.HELP_LOG_BATCH_SECONDS = batch_seconds
-    _question(ask, unique_question("How do I export invoices?"))  # the docs' index, built
+    earlier = _question(ask, unique_question("How do I export invoices?"))  # index built
     log_writer.flush()
     dropped = _dropped()
     assert _query_log_health(client) == ("ok", {"waiting": 0, "dropped": dropped})
@@ -121,6 +121,7 @@ def test_through_an_outage_every_row_is_written_once_in_order_and_every_vote_cou
     assert _vote(ask, first["id"], True) == 204
     assert _vote(ask, others[0]["id"], True) == 204
     assert _vote(ask, others[0]["id"], False) == 204  # changed: the latest counts
+    assert _vote(ask, earlier["id"], False) == 204  # written before: kept until it is back
     hits = ask({"hits": [{"id": first["id"]}]}, endpoint="widget-hits")
     assert hits.status_code == 204
     assert log_writer.flush() == 0  # the database still refuses
@@ -135,6 +136,7 @@ def test_through_an_outage_every_row_is_written_once_in_order_and_every_vote_cou
     rows = {str(row.id): row for row in QueryLog.objects.filter(id__in=answers)}
     assert len(rows) == 4
     assert [rows[i].helpful for i in answers] == [True, False, None, None]
+    assert QueryLog.objects.get(id=earlier["id"]).helpful is False
     assert rows[follow["id"]].follow_up and rows[follow["id"]].resolved == follow["resolved"]
     replays = QueryLog.objects.filter(cache_level=CacheLevel.WIDGET)
     assert [(r.question, r.visitor) for r in replays] == [
@@ -222,3 +224,21 @@ def test_an_answer_waiting_in_another_worker_is_found_by_this_one(
 
 def test_a_vote_on_an_unknown_answer_is_still_a_404(ask, demo_docs):
     assert _vote(ask, "0b7e6a43-9a3c-4b2e-8f0a-5d1c2b3a4f5e", True) == 404
+
+
+def test_at_exit_what_waits_is_written_and_what_cannot_be_is_counted(
+    ask, demo_docs, database, settings, caplog
+):
+    settings.HELP_LOG_BATCH_SECONDS = 60
+    written = _question(ask, unique_question("How do I export invoices?"))["id"]
+    log_writer._at_exit()
+    assert QueryLog.objects.filter(id=written).exists()
+
+    dropped = _dropped()
+    database.cut()
+    lost = [_question(ask, unique_question("How do I export invoices?"))["id"] for _ in "ab"]
+    log_writer._at_exit()
+    assert _dropped() == dropped + 2
+    assert "2 rows could not be written before exit" in caplog.text
+    database.restore()
+    assert not QueryLog.objects.filter(id__in=lost).exists()

@@ -104,6 +104,12 @@ def test_a_database_outage_under_gunicorn_loses_no_row_and_no_vote(app_and_datab
 
         database.cut()
         during = list(pool.map(lambda i: _converse(app, sessions[4 + i], i % 2 == 1), range(6)))
+        for i, c in enumerate(before):  # answers written before: their new votes are kept
+            c["helpful"] = not c["helpful"]
+            vote = {"id": c["id"], "helpful": c["helpful"]}
+            assert (
+                sessions[i].post(app.url + "/assistant/api/feedback/", json=vote).status_code == 204
+            )
         waiting = _until(
             lambda: _health(app)["query_log"]["waiting"], 10, "health counts the rows waiting"
         )
