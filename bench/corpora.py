@@ -216,3 +216,4 @@ def setup_django() -> None:
     from django.conf import settings
 
     settings.ASSISTANT_BACKENDS = ["docs"]
+    settings.HELP_EMBED_IN_THREAD = False  # load_centre embeds what an import leaves

@@ -503,7 +503,12 @@ def main() -> int:
 
     DB.unlink(missing_ok=True)
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
+
+    # The sections' vectors inline (the eager task), not in a background thread: each
+    # measurement with meaning needs them all.
+    settings.HELP_EMBED_IN_THREAD = False
     from django.test import Client
 
     from assistant.backends.embedded import EmbeddedBackend
