@@ -87,9 +87,12 @@ def _records(rows: list[QueryLog]) -> dict[str, dict]:
 
 
 def _row(record: dict) -> QueryLog:
-    """An unsaved row from its shared record (stored as JSON)."""
-    row = QueryLog(**record)
-    row.id, row.created = uuid.UUID(str(row.id)), datetime.fromisoformat(str(row.created))
+    """An unsaved row from its shared record (stored as JSON; written by a worker of this
+    version or, during a deploy, of another: fields it doesn't know are left out)."""
+    row = QueryLog(**{f: record[f] for f in _FIELDS if f in record})
+    row.id = uuid.UUID(str(record["id"]))
+    if isinstance(row.created, str):
+        row.created = datetime.fromisoformat(row.created)
     return row
 
 
