@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.answering.followups import Turn, choose, margin, resolve
+from assistant.answering.followups import MARGIN, Turn, choose, resolve
 from assistant.helpdocs.coverage import decide
 from assistant.helpdocs.selectors import Retrieval
 from assistant.models import QueryLog
@@ -92,8 +92,8 @@ def _likelier(p: float, log_odds: float) -> float:
     [
         (0.2, 0.8, True),
         (0.9, 0.6, False),
-        (0.6, _likelier(0.6, margin() / 2), False),
-        (0.9, _likelier(0.9, margin() * 1.1), True),
+        (0.6, _likelier(0.6, MARGIN / 2), False),
+        (0.9, _likelier(0.9, MARGIN * 1.1), True),
     ],
     ids=["clearly better as a follow-up", "a switch", "as good alone", "clearly better near 1"],
 )

@@ -26,8 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.helpdocs import coverage
-from assistant.helpdocs.selectors import Retrieval
+from assistant.helpdocs.selectors import NONE, Retrieval
 from assistant.helpdocs.text import GENERIC, STOPWORDS, fold
 
 # How readers say what they do in any app, English and French: the words of a question
@@ -221,30 +220,24 @@ def _as_question(words: list[str], typed: str) -> str:
 
 # --- the readings, ranked on evidence --------------------------------------------------------
 
-# How much better supported one reading must be than the other to be clearly better: in
-# widths of coverage's `maybe` band (between its MAYBE_AT and COVERED_AT), on the log-odds
-# that the reading's best section answers. The model's own measure of doubt, so it follows
-# each refit of its weights; on the odds, not the probability, as confidences crowd near 1.
+# How much better supported one reading must be than the other to be clearly better: the
+# difference of their log-odds that their best section answers (helpdocs.coverage's
+# confidence), 1.0 being odds e ≈ 2.7 times higher (0.5 → 0.73, 0.9 → 0.96). On the odds,
+# not the probability: the confidences of answered questions crowd near 1.
 MARGIN = 1.0
+# The surest a reading counts as (and 1 - SURE the least sure).
+SURE = 0.99
 # bench.eval_followups: the rules' reading alone, as before the readings were ranked.
 RULES_ONLY = False
 
 Retrieve = Callable[[str, tuple[str, ...]], Retrieval]  # (question, prior sections)
 
 
-def _log_odds(p: float) -> float:
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
-
-
-def margin() -> float:
-    """MARGIN in log-odds, for coverage's thresholds as they are now."""
-    return MARGIN * (_log_odds(coverage.COVERED_AT) - _log_odds(coverage.MAYBE_AT))
-
-
 def _support(retrieval: Retrieval) -> float:
-    """The log-odds that the retrieval's best section answers."""
-    return _log_odds(retrieval.confidence)
+    """The log-odds that the retrieval's best section answers, within SURE: past it the
+    model's odds say no more (0.995 against 0.9999 is no evidence)."""
+    p = min(max(retrieval.confidence, 1 - SURE), SURE)
+    return math.log(p / (1 - p))
 
 
 def _topic_phrase(question: str) -> list[str]:
@@ -271,6 +264,16 @@ def _joined(question: str, earlier: Turn) -> str:
     return text[:1].upper() + text[1:] + end
 
 
+def _own_share(reading: Retrieval, alone: Retrieval) -> float:
+    """The share of the question's own topic (each term by its weight) that the reading's best
+    section holds."""
+    if not reading.hits:
+        return 0.0
+    total = sum(alone.weights.get(t, 1.0) for t in alone.topic)
+    held = sum(alone.weights.get(t, 1.0) for t in alone.topic & reading.hits[0].matched)
+    return held / total if total else 1.0
+
+
 def _holds_own_words(reading: Retrieval, alone: Retrieval) -> bool:
     """The reading's best section holds some of the question's own words (its topic, or any
     word of it the docs have): it answers the follow-up, not the earlier question again. A
@@ -281,15 +284,27 @@ def _holds_own_words(reading: Retrieval, alone: Retrieval) -> bool:
     return bool(reading.hits and own & reading.hits[0].matched)
 
 
+def _clearly_better(reading: Retrieval, alone: Retrieval) -> bool:
+    """The follow-up reading is clearly better supported than the question alone: the docs
+    cover it (`maybe` at least), it is likelier by MARGIN, and its best section holds as much
+    of the question's own topic: a section found by the earlier topic's words alone drifts
+    away from the question (a topic switch joined with the earlier topic)."""
+    return (
+        reading.coverage != NONE
+        and _support(reading) - _support(alone) >= MARGIN
+        and _own_share(reading, alone) >= _own_share(alone, alone)
+    )
+
+
 def choose(question: str, earlier: Turn | None, retrieve: Retrieve) -> tuple[Resolved, Retrieval]:
     """The reading of `question` the docs support best, and its retrieval. A first question
     stands alone. After an earlier turn, the follow-up reading is taken when the rules find
     that the question leans on it (a cue, a pronoun, no topic of its own), unless the
     question alone is clearly better supported (by MARGIN); without them, only when the
-    follow-up reading is clearly better supported. The question joined with the earlier
-    topic counts only where its best section holds the question's own words: else it answers
-    the earlier question again ("and how do I delete one?" is not answered by the doc on
-    adding one, nor an off-topic question by the earlier doc)."""
+    follow-up reading is (_clearly_better). The question joined with the earlier topic
+    counts only where its best section holds the question's own words: else it answers the
+    earlier question again ("and how do I delete one?" is not answered by the doc on adding
+    one, nor an off-topic question by the earlier doc)."""
     ruled = resolve(question, earlier)
     if earlier is None or RULES_ONLY:
         return ruled, retrieve(ruled.question, ruled.prior_sections)
@@ -305,7 +320,10 @@ def choose(question: str, earlier: Turn | None, retrieve: Retrieve) -> tuple[Res
         return Resolved(question, False), alone
     # The best supported follow-up reading (the rules' rewrite first on a tie).
     text, retrieval = max(readings, key=lambda reading: _support(reading[1]))
-    gain, clearly = _support(retrieval) - _support(alone), margin()
-    if gain >= clearly or (ruled.follow_up and gain > -clearly):
+    if ruled.follow_up:
+        lean = _support(retrieval) - _support(alone) > -MARGIN
+    else:
+        lean = _clearly_better(retrieval, alone)
+    if lean:
         return Resolved(text, True, prior), retrieval
     return Resolved(question, False), alone
