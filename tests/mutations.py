@@ -88,6 +88,74 @@ MUTATIONS = [
         "        return True",
         ("tests/test_grounding.py",),
     ),
+    *(
+        Mutation(f"guard: {name}", f"assistant/answering/{path}", old, new, tests)
+        for name, path, old, new, tests in (
+            (
+                "a label written plainly names nothing",
+                "steps.py",
+                "if any(phrase(words) and self._known(words) for words in plain):",
+                "if False:",
+                ("tests/test_guard_claims.py", "tests/test_widget_browser.py"),
+            ),
+            (
+                "a plain label may be a shorter one of the docs",
+                "steps.py",
+                "least = len(head.group(0).split())",
+                "least = 1",
+                ("tests/test_guard_claims.py",),
+            ),
+            (
+                "small talk is a claim",
+                "grounding.py",
+                "self._says = bool(topic or _NUMBER.search(body) or labels_in(body))",
+                "self._says = True",
+                ("tests/test_guard_claims.py",),
+            ),
+            (
+                "a restriction restated is a contradiction",
+                "steps.py",
+                "if only.restrictive and denied.content - only.content:",
+                "if False:",
+                ("tests/test_guard_claims.py",),
+            ),
+            (
+                "a negation reaches the whole sentence",
+                "steps.py",
+                "return [c for c, _ in _split(sentence)]",
+                "return [sentence]",
+                ("tests/test_guard_claims.py",),
+            ),
+            (
+                "a bound is a negation",
+                "steps.py",
+                'text = _BOUND.sub(" ", _NOT_NEGATING.sub(" ", text))',
+                'text = _NOT_NEGATING.sub(" ", text)',
+                ("tests/test_guard_claims.py",),
+            ),
+            (
+                "a Yes or No opener is not checked",
+                "grounding.py",
+                "if asks and self._steps.contradicts_reply(self._question, yes):",
+                "if False:",
+                ("tests/test_guard_claims.py",),
+            ),
+            (
+                "sentences held until the end of the generation",
+                "grounding.py",
+                "if not self._specific and self._names_something(sentence):",
+                "if False:",
+                ("tests/test_guard_claims.py", "tests/test_widget_browser.py"),
+            ),
+            (
+                "giving up after a third sentence",
+                "grounding.py",
+                "REJECT_AFTER_HELD = 2",
+                "REJECT_AFTER_HELD = 3",
+                ("tests/test_guard_claims.py",),
+            ),
+        )
+    ),
     Mutation(
         "metrics: upstream errors not counted",
         "assistant/backends/__init__.py",

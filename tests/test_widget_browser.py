@@ -106,6 +106,26 @@ def test_partial_text_is_visible_before_the_stream_ends(page, standin):
     assert page.inner_text(".hd-answer") == _rendered(standin.tokens)
 
 
+def test_a_faithful_answer_streams_sentence_by_sentence(page, standin):
+    """A model answer in its own words (labels written plainly, as the docs capitalise them)
+    reaches the reader from the model a checked sentence at a time: its first sentence is
+    on screen while the model is still writing, not held until it ends."""
+    answer = (
+        "Open ", "Invoices. ", "Select ", "the ", "invoices ", "you ", "need. ", "Each ",
+        "invoice ", "starts ", "on ", "a ", "new ", "page. ", "Then ", "click ", "Export ", "PDF.",
+    )  # fmt: skip
+    standin.reset(delay=0.4, tokens=list(answer))
+    _open(page, "/invoices/")
+    _ask(page, "How do I export invoices to PDF?")
+    page.wait_for_function(
+        "() => document.querySelector('.hd-answer').textContent.includes('Open Invoices.')"
+    )
+    # On screen before the model sent the second sentence's last token ("need. ").
+    assert len(standin.sent_log) <= answer.index("need. ")
+    _wait_answered(page)
+    assert page.inner_text(".hd-answer") == _rendered(answer)  # the model's, whole
+
+
 def test_a_new_question_aborts_the_one_in_flight(page, standin):
     standin.reset(delay=0.3, tokens=list(GROUNDED_TOKENS) * 4)
     _open(page)

@@ -175,7 +175,10 @@ def _plain_labels(sentence: str) -> list[tuple[str, list[str]]]:
         head = re.match(_CAPITALISED, rest)
         words = _LABEL_WORD.findall(re.split(r"[.!?;:,()→›>]", rest, maxsplit=1)[0])
         if head:
-            spans = [" ".join(words[:n]) for n in range(1, min(len(words), PLAIN_LABEL_WORDS) + 1)]
+            # At least its capitalised words: "Send All" is not the docs' "Send".
+            least = len(head.group(0).split())
+            most = min(len(words), max(least, PLAIN_LABEL_WORDS))
+            spans = [" ".join(words[:n]) for n in range(least, most + 1)]
             out.append((head.group(0), spans))
     return out
 
@@ -274,9 +277,9 @@ class StepChecks:
         "invoices" names nothing)."""
         if any(phrase(label) in self._labels for label in labels_in(sentence)):
             return True
-        if any(phrase(word) in self._labels for word in _MID_CAPITAL.findall(sentence)):
-            return True
-        if any(self._known_plain(spans) for _, spans in _plain_labels(sentence)):
+        plain = _MID_CAPITAL.findall(sentence)
+        plain += [span for _, spans in _plain_labels(sentence) for span in spans]
+        if any(phrase(words) and self._known(words) for words in plain):
             return True
         words = f" {phrase(sentence)} "
         return any(" " in label and f" {label} " in words for label in self._labels)
@@ -340,6 +343,7 @@ class StepChecks:
             return False
         needed = max(SAME_CLAIM_WORDS, SAME_CLAIM_SHARE * len(content))
         same = opposite = (0, 0.0)
+        explained = 0
         for claim in self._claims:
             shared = len(content & claim.content)
             if shared < needed:
@@ -352,6 +356,9 @@ class StepChecks:
                 continue
             denied, only = (said, claim) if said.negated else (claim, said)
             if only.restrictive and denied.content - only.content:
-                continue  # the restriction's other side: the same fact
+                # The restriction's other side: the same fact ("can only be archived" →
+                # "can't be deleted"), which explains the negation as well as any claim.
+                explained = max(explained, shared)
+                continue
             opposite = max(opposite, closeness)
-        return opposite > same
+        return opposite > same and opposite[0] > explained
