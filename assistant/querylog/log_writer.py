@@ -9,9 +9,8 @@ commit before its connection died is not written twice when retried. What waits 
 exit too, as far as the database allows.
 
 Lookups must not depend on which worker holds a row, nor on the database: an answer's row
-is shared through the cache (Redis in production) from the moment it is queued until it is
-written (`waiting`), and a vote on an answer still waiting is kept (`keep_vote`) and applied
-once the row is in.
+is shared (querylog.shared: Redis) from before it is queued until it is written (`waiting`),
+and a vote on an answer still waiting is kept (`keep_vote`) and applied once the row is in.
 """
 
 import atexit
@@ -110,7 +109,7 @@ async def ashare(rows: list[QueryLog]) -> None:
 
 def submit(*rows: QueryLog, share: bool = False) -> None:
     """Queue `rows` for the next batch (or write them now when batching is off). `share`:
-    an answer's row, looked up by any worker (`waiting`) until it is written: a cache write,
+    an answer's row, looked up by any worker (`waiting`) until it is written: a Redis write,
     so call this from a thread, not the event loop."""
     inline = writes_inline()
     if share and not inline:
@@ -162,7 +161,7 @@ def _start_thread() -> None:
 
 def waiting(answer_ids: set[str]) -> dict[str, QueryLog]:
     """The answers among `answer_ids` (canonical UUID strings) queued and not yet written, in
-    this process or in any other sharing the cache: unsaved rows, by id."""
+    this process or in any other sharing its Redis: unsaved rows, by id."""
     with _lock:
         found = {i: _index[i] for i in answer_ids if i in _index}
     rest = [i for i in answer_ids if i not in found]
@@ -180,8 +179,8 @@ def keeps_vote_on(answer_id: str, visitor_ids: tuple[str, ...]) -> bool:
 
 def keep_vote(answer_id: str, visitor_ids: tuple[str, ...], helpful: bool) -> None:
     """Apply a vote once its answer's row is written: after the rows this process holds,
-    in order, or once the database is back. An answer waiting in another worker gets it from
-    the cache too: that worker's writer applies it the moment its row is in."""
+    in order, or once the database is back. An answer waiting in another worker gets it
+    through Redis too: that worker's writer applies it the moment its row is in."""
     global _dropped_unlogged
     with _lock:
         local = answer_id in _index
