@@ -88,6 +88,8 @@ class Meaning:
     order: list[int]
     similarity: np.ndarray
     lead: float
+    mean: float  # the mean similarity over all sections
+    spread: float  # its standard deviation
 
 
 class SectionIndex:
@@ -211,8 +213,9 @@ class SectionIndex:
         depth = min(self.MEANING_DEPTH, len(similarity))
         best = np.argpartition(-similarity, depth - 1)[:depth]
         order = [int(i) for i in best[np.argsort(-similarity[best], kind="stable")]]
-        spread = float(similarity.std()) or 1.0
-        return Meaning(order, similarity, float(similarity[order[0]] - similarity.mean()) / spread)
+        mean, spread = float(similarity.mean()), float(similarity.std()) or 1.0
+        return Meaning(order, similarity, (float(similarity[order[0]]) - mean) / spread, mean,
+                       spread)  # fmt: skip
 
     def fuse(
         self, hits: list[Hit], meaning: Meaning, language: str, queries: dict[str, list[str]]

@@ -173,8 +173,7 @@ def _evidence(
         similarity = float(meaning.similarity[i])
         closest = float(meaning.similarity[meaning.order[0]])
         gap = similarity - closest
-        spread = float(meaning.similarity.std()) or 1.0
-        lead = (similarity - float(meaning.similarity.mean())) / spread
+        lead = (similarity - meaning.mean) / meaning.spread
         agree = float(meaning.order[0] == i and best_words > 0 and hit.words >= best_words)
     return Evidence(
         share=_share(matched, weights),
