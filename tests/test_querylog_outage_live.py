@@ -138,3 +138,22 @@ def test_a_database_outage_under_gunicorn_loses_no_row_and_no_vote(app_and_datab
     assert written.filter(cache_level=CacheLevel.WIDGET).count() == len(conversations)
     assert written.count() == len(warm) + 3 * len(conversations)
     assert _health(app)["query_log"]["dropped"] == 0
+
+
+def test_a_follow_up_sent_the_moment_done_arrives_finds_the_earlier_turn_on_any_worker(
+    app_and_database,
+):
+    """No outage: the rows are written every 0.2 s, and the follow-up, the vote and the replay
+    go out at once, each on a new connection, to either worker."""
+    app, _ = app_and_database
+    sessions = [app.session() for _ in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        conversations = list(pool.map(lambda s: _converse(app, s, True), sessions))
+    assert all(c["statuses"] == (200, 200, 204, 204) for c in conversations), conversations
+    assert all(leans_on_the_invoice(c["follow"]["resolved"]) for c in conversations)
+    ids = [c["id"] for c in conversations]
+    _until(
+        lambda: QueryLog.objects.filter(id__in=ids, helpful=True).count() == len(ids),
+        10,
+        "every vote applied once its row is written",
+    )
