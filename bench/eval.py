@@ -532,10 +532,17 @@ def main() -> int:
         chains.append(("embedded (SmolLM2-135M) + guard", ["embedded", "docs"]))
     else:
         print("embedded model not installed: skipped (make eval installs it)", file=sys.stderr)
+    from bench import eval_guard  # the guard both ways; the same model behind llama.cpp's server
+
+    server = eval_guard.serve_smollm2(settings)
+    if server is not None:
+        chains.append(("llama.cpp server (SmolLM2-135M) + guard", ["openai", "docs"]))
     chains.append(("hallucinating stand-in Ollama + guard", ["ollama", "docs"]))
     started = time.perf_counter()
     results = [run(name, chain, client, corpus) for name, chain in chains]
     standin.close()
+    if server is not None:
+        server.stop()
     settings.ASSISTANT_BACKENDS = ["docs"]
     followups = [("demo docs, rules", run_followups("demo", client))]
     if EmbeddedBackend().configured():
@@ -561,9 +568,12 @@ def main() -> int:
 
     centres, centres_invented = eval_centres.section()
     real_invented += centres_invented
+    guard, guard_leaked = eval_guard.guard_section(DB, REAL_DB if REAL_DOCS.is_dir() else None)
+    real_invented += guard_leaked
+    print(guard)
     (ROOT / "bench" / "eval_results.md").write_text(
         summary + "\n".join(details) + "\n" + real + "\n".join(real_details) + "\n" + followup_md
-        + centres
+        + centres + guard
     )
     print(centres)
     print(summary)

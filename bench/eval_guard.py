@@ -304,6 +304,7 @@ class AdversarialRow:
     ttft_ms: float | None = None
     docs_ttft_ms: float | None = None
     sentences_read: int | None = None
+    after_give_up_ms: float | None = None  # from the token the guard gave up at
 
 
 def adversarial_answers(item: dict) -> list[tuple[str, str, str]]:
@@ -353,8 +354,33 @@ async def run_adversarial(client, standin, items, paths, corpus, docs_ttft) -> l
                 sent_before = [t for t in got.sent if t <= got.first_at]
                 read = "".join(chunks(answer)[: len(sent_before)])
                 row.sentences_read = len(sentences(read))
+                prompt = await _in_thread(prompt_for, item["q"], path)
+                k = await gives_up_at(prompt, chunks(answer))
+                if k is not None and k < len(got.sent):
+                    row.after_give_up_ms = (got.first_at - got.sent[k]) * 1000
             rows.append(row)
     return rows
+
+
+async def gives_up_at(prompt, tokens: list[str]) -> int | None:
+    """The index of the model token after which the guard gives up (None: it doesn't), the
+    same guard replayed."""
+    from assistant.answering.events import Token
+    from assistant.answering.grounding import GuardRejected, GuardReport, guarded
+
+    read = []
+
+    async def model():
+        for tok in tokens:
+            read.append(tok)
+            yield Token(tok)
+
+    try:
+        async for _ in guarded(model(), prompt, GuardReport()):
+            pass
+    except GuardRejected:
+        return len(read) - 1
+    return None
 
 
 def _one_per_question(items: list[dict]) -> list[dict]:
@@ -487,6 +513,7 @@ def adversarial_table(rows: list[AdversarialRow], standin_row: str = "") -> str:
     hand = ""
     if handed:
         read = [r.sentences_read for r in handed if r.sentences_read is not None]
+        gave_up = [r.after_give_up_ms for r in handed if r.after_give_up_ms is not None]
         hand = (
             f"\nHand-over: {len(handed)} answers replaced by the docs answer; the reader's first "
             f"token p50 {pct([r.ttft_ms for r in handed], 0.5):.0f} ms, p95 "
@@ -494,7 +521,9 @@ def adversarial_table(rows: list[AdversarialRow], standin_row: str = "") -> str:
             f"p50 {pct([r.docs_ttft_ms for r in handed if r.docs_ttft_ms], 0.5):.0f} ms, p95 "
             f"{pct([r.docs_ttft_ms for r in handed if r.docs_ttft_ms], 0.95):.0f} ms (the model "
             f"at {1 / DELAY:.0f} tokens/s); model sentences sent before the docs answer began: "
-            f"at most {max(read) if read else 0}, p95 {pct(read, 0.95):.0f}.\n"
+            f"at most {max(read) if read else 0}, p95 {pct(read, 0.95):.0f}; from the model's "
+            f"token the guard gave up at to the docs answer's first token: p95 "
+            f"{pct(gave_up, 0.95):.1f} ms.\n"
         )
     details = [f"- through: {r.kind} · {r.question!r}: {r.span!r} ({r.backend})" for r in through]
     return (
@@ -583,6 +612,30 @@ def guard_section(demo_db: Path, real_db: Path | None) -> tuple[str, int]:
     body = faithful_table(faithful, missed, excluded)
     body += "\n### Adversarial answers: stopped\n\n" + adversarial_table(adversarial)
     return head + body, leaked
+
+
+def serve_smollm2(settings):
+    """llama.cpp's OpenAI-compatible server with the embedded model's GGUF (SmolLM2), set as
+    the `openai` backend, greedy as the embedded one is measured; None when it can't run."""
+    from assistant import conf
+    from assistant.backends.embedded import EmbeddedBackend, model_path
+
+    if not EmbeddedBackend().configured():
+        return None
+    try:
+        import llama_cpp.server  # noqa: F401
+
+        from tests.model_server import LlamaServer
+
+        server = LlamaServer(model_path())
+    except (ImportError, RuntimeError) as exc:
+        print(f"llama.cpp server skipped: {exc}", file=sys.stderr)
+        return None
+    settings.OPENAI_BASE_URL, settings.OPENAI_MODEL = server.url, "smollm2"
+    # The embedded model's sampling, so that the two rows differ by the server alone.
+    options = {k: v for k, v in conf.get("EMBEDDED_OPTIONS").items() if k != "n_ctx"}
+    settings.OPENAI_OPTIONS = options
+    return server
 
 
 def main() -> int:
