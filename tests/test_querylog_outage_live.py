@@ -19,6 +19,8 @@ from tests.test_querylog_outage import FOLLOW_UP, leans_on_the_invoice
 pytestmark = pytest.mark.django_db
 
 CREATE = "How do I create an invoice?"
+# A cold worker's first question loads its embedding model (seconds, on a busy machine).
+WAIT = 30
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ def _converse(app: LiveGunicorn, s: requests.Session, helpful: bool) -> dict:
     each on a new connection: to whichever worker takes it."""
     api = app.url + "/assistant/api/"
     s.headers["Connection"] = "close"
-    r = s.post(api + "help/stream/", json={"question": CREATE, "path": "/invoices/"}, timeout=10)
+    r = s.post(api + "help/stream/", json={"question": CREATE, "path": "/invoices/"}, timeout=WAIT)
     events = dict(e for e in sse_events(r.content) if e[0] in {"meta", "done"})
     answer_id = events["done"]["id"]
     follow = s.post(
@@ -59,10 +61,10 @@ def _converse(app: LiveGunicorn, s: requests.Session, helpful: bool) -> dict:
             "path": "/invoices/",
             "history": [{"question": CREATE, "id": answer_id}],
         },
-        timeout=10,
+        timeout=WAIT,
     )
-    vote = s.post(api + "feedback/", json={"id": answer_id, "helpful": helpful}, timeout=10)
-    replay = s.post(api + "widget-hits/", json={"hits": [{"id": answer_id}]}, timeout=10)
+    vote = s.post(api + "feedback/", json={"id": answer_id, "helpful": helpful}, timeout=WAIT)
+    replay = s.post(api + "widget-hits/", json={"hits": [{"id": answer_id}]}, timeout=WAIT)
     return {
         "id": answer_id,
         "helpful": helpful,
@@ -95,7 +97,8 @@ def test_a_database_outage_under_gunicorn_loses_no_row_and_no_vote(app_and_datab
                 app.session().post,
                 app.url + "/assistant/api/help/",
                 json={"question": unique_question(CREATE), "path": "/invoices/"},
-                timeout=30,  # a cold worker loads its embedding model first
+                headers={"Connection": "close"},  # to either worker
+                timeout=WAIT,
             )
             for _ in range(16)
         ]
@@ -118,25 +121,32 @@ def test_a_database_outage_under_gunicorn_loses_no_row_and_no_vote(app_and_datab
 
         database.restore()
         after = list(pool.map(lambda i: _converse(app, sessions[10 + i], True), range(2)))
-    _until(
-        lambda: _health(app)["query_log"]["waiting"] == 0 and _health(app)["status"] == "ok",
-        20,
-        "the rows written once the database is back",
-    )
-
     conversations = before + during + after
+    ids = [c["id"] for c in conversations]
+    follow_ids = [c["follow"]["id"] for c in conversations]
+    written = QueryLog.objects.filter(created__gte=started)
+    expected = len(warm) + 3 * len(conversations)  # the warm-up, each answer, follow-up, replay
+
+    def votes() -> dict[str, bool | None]:
+        return {str(k): v for k, v in written.filter(id__in=ids).values_list("id", "helpful")}
+
+    _until(
+        lambda: (
+            _health(app)["query_log"]["waiting"] == 0
+            and _health(app)["status"] == "ok"
+            and written.count() >= expected
+            and votes() == {c["id"]: c["helpful"] for c in conversations}
+        ),
+        20,
+        "every row and vote written once the database is back",
+    )
     assert all(c["statuses"] == (200, 200, 204, 204) for c in conversations), conversations
     # Every follow-up found its earlier turn, whichever worker it reached, written or not.
     assert all(leans_on_the_invoice(c["follow"]["resolved"]) for c in conversations)
-    ids = [c["id"] for c in conversations]
-    follow_ids = [c["follow"]["id"] for c in conversations]
-    votes = dict(QueryLog.objects.filter(id__in=ids).values_list("id", "helpful"))
-    assert {str(k): v for k, v in votes.items()} == {c["id"]: c["helpful"] for c in conversations}
-    assert QueryLog.objects.filter(id__in=follow_ids, follow_up=True).count() == len(follow_ids)
-    # Each row once: the warm-up, each answer, its follow-up, its replay.
-    written = QueryLog.objects.filter(created__gte=started)
+    assert written.filter(id__in=follow_ids, follow_up=True).count() == len(follow_ids)
+    # Each row once.
     assert written.filter(cache_level=CacheLevel.WIDGET).count() == len(conversations)
-    assert written.count() == len(warm) + 3 * len(conversations)
+    assert written.count() == expected
     assert _health(app)["query_log"]["dropped"] == 0
 
 

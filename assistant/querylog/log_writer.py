@@ -61,6 +61,7 @@ _lock = threading.Lock()  # the state above
 _writing = threading.Lock()  # one writer at a time: the thread, flush() or the exit
 _wake = threading.Event()
 _thread: threading.Thread | None = None
+_generation = 0  # a thread of an earlier generation ends (reset)
 
 
 def writes_inline() -> bool:
@@ -155,7 +156,9 @@ def _start_thread() -> None:
     global _thread
     with _lock:
         if _thread is None or not _thread.is_alive():
-            _thread = threading.Thread(target=_run, daemon=True, name="assistant-log-writer")
+            _thread = threading.Thread(
+                target=_run, args=(_generation,), daemon=True, name="assistant-log-writer"
+            )
             _thread.start()
 
 
@@ -206,7 +209,8 @@ def keep_vote(answer_id: str, visitor_ids: tuple[str, ...], helpful: bool) -> No
         finally:
             _writing.release()
     else:
-        _wake.set()
+        if _failing_since is None:
+            _wake.set()
         _start_thread()
 
 
@@ -371,31 +375,42 @@ def _close_connection() -> None:
 
 
 def reset() -> None:
-    """Forget every waiting row and vote, and any failure (tests)."""
-    global _failing_since, _inflight, _dropped_unlogged
+    """Forget every waiting row and vote and any failure, and end the thread (tests: one a
+    test left running would write another test's rows through its own connection)."""
+    global _failing_since, _inflight, _dropped_unlogged, _generation, _thread
     with _lock:
         _pending.clear()
         _index.clear()
         _votes.clear()
         _forget.clear()
         _failing_since, _inflight, _dropped_unlogged = None, 0, 0
+        _generation += 1
+        thread, _thread = _thread, None
     metrics.QUERYLOG_WAITING.set(0)
+    if thread is not None and thread is not threading.current_thread():
+        _wake.set()
+        thread.join(10)
+    _wake.clear()
 
 
-def _run() -> None:
+def _run(generation: int) -> None:
     # The thread keeps its database connection between batches (closing it after each, as
     # it did, cost a new PostgreSQL connection five times a second per worker); _insert opens
     # a new one when it has died.
-    while True:
-        if _failing_since is None:
-            _wake.wait(float(conf.get("HELP_LOG_BATCH_SECONDS")) or 0.2)
-        else:
-            time.sleep(_retry_in)  # backoff: a full batch doesn't hurry a failing database
-        _wake.clear()
-        try:
-            flush()
-        except Exception:  # a bug must not end the thread and leave the rows unwritten
-            log.exception("query log writer")
+    try:
+        while generation == _generation:
+            failing = _failing_since is not None
+            # While the database fails, the backoff: nothing wakes the thread sooner.
+            _wake.wait(_retry_in if failing else (float(conf.get("HELP_LOG_BATCH_SECONDS")) or 0.2))
+            _wake.clear()
+            if generation != _generation:
+                break
+            try:
+                flush()
+            except Exception:  # a bug must not end the thread and leave the rows unwritten
+                log.exception("query log writer")
+    finally:
+        _close_connection()
 
 
 def _at_exit() -> None:

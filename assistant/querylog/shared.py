@@ -7,7 +7,6 @@ pays one SET), and read from sync code with one client per process. A Redis fail
 lookups to the process's own queue; it never fails a request.
 """
 
-import asyncio
 import json
 import logging
 import threading
@@ -15,11 +14,13 @@ import time
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 
 from assistant.runtime import redis_async
+from assistant.runtime.aio import PerLoop
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,22 @@ TIMEOUT = 0.5  # seconds a Redis call may take; the answer's `done` waits on the
 _ERRORS = (*redis_async.ERRORS, TimeoutError)
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
+
+
+def _aclient() -> aioredis.Redis:
+    # The loop's own pool, beside the flights': a SET waits TIMEOUT at most without
+    # asyncio.wait_for (a task per answer); a burst of answers shares 64 connections.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.REDIS_URL,
+        max_connections=64,
+        timeout=TIMEOUT,
+        socket_connect_timeout=TIMEOUT,
+        socket_timeout=TIMEOUT,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+_aclients: PerLoop[aioredis.Redis] = PerLoop(_aclient)
 _last_warning = 0.0
 
 
@@ -74,19 +91,19 @@ def put(items: dict[str, Any]) -> None:
 
 async def aput(items: dict[str, Any]) -> None:
     """put() from the event loop."""
-    client = redis_async.commands()
+    client = _aclients.get() if getattr(settings, "REDIS_URL", "") else None
     if client is None:
         cache.set_many({key: json.loads(_dumps(v)) for key, v in items.items()}, TTL)  # memory
         return
     try:
         if len(items) == 1:  # an answer: one SET
             ((key, value),) = items.items()
-            await asyncio.wait_for(client.set(key, _dumps(value), ex=TTL), TIMEOUT)
+            await client.set(key, _dumps(value), ex=TTL)
         else:
             pipe = client.pipeline(transaction=False)
             for key, value in items.items():
                 pipe.set(key, _dumps(value), ex=TTL)
-            await asyncio.wait_for(pipe.execute(), TIMEOUT)
+            await pipe.execute()
     except _ERRORS as exc:
         _failed(exc)
 
