@@ -1,5 +1,5 @@
 """What every worker reads of the rows and votes waiting to be written (log_writer): Redis
-(REDIS_URL), which the workers share; without it the Django cache (one process, its memory).
+(REDIS_URL), which the workers share; without it the Django cache.
 
 Raw Redis, not the Django cache: an answer's record is written from the event loop before its
 `done` goes out (redis.asyncio, no thread hop, no cache object per request: the request path
@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
@@ -92,8 +93,8 @@ def put(items: dict[str, Any]) -> None:
 async def aput(items: dict[str, Any]) -> None:
     """put() from the event loop."""
     client = _aclients.get() if getattr(settings, "REDIS_URL", "") else None
-    if client is None:
-        cache.set_many({key: json.loads(_dumps(v)) for key, v in items.items()}, TTL)  # memory
+    if client is None:  # the Django cache, whichever it is: not on the loop
+        await sync_to_async(put, thread_sensitive=False)(items)
         return
     try:
         if len(items) == 1:  # an answer: one SET
