@@ -62,15 +62,20 @@ def test_a_first_question_stands_alone():
 
 # --- the readings ranked on the docs' evidence (a retrieval stand-in: its confidence per
 # reading, and the question's own words in its best section) --------------------------------
-EARLIER = Turn("I forgot my password", [{"title": "Reset", "url": "/assistant/docs/pw/#reset"}])
+EARLIER = Turn("I forgot my password", [{"title": "Reset", "url": "/assistant/docs/pw/"}])
 
 
-def _retrieve(confidence: dict[str, float], asked: list):
+def _retrieve(confidence: dict[str, float], asked: list, sections: dict | None = None):
+    """A retrieval stand-in: each question's confidence, and its best section's doc and the
+    question's words it holds (the question alone's topic: email, never, got)."""
+
     def retrieve(question: str, prior: tuple[str, ...]) -> Retrieval:
         asked.append((question, prior))
-        matched = frozenset({"email", "got"})
+        doc, words = (sections or {}).get(question, ("email", "email got"))
+        url = f"/assistant/docs/{doc}/"
+        best = SimpleNamespace(matched=frozenset(words.split()), passage=SimpleNamespace(url=url))
         return Retrieval(
-            hits=[SimpleNamespace(matched=matched)],
+            hits=[best],
             coverage=decide(confidence[question]),
             topic=frozenset({"email", "never", "got"}),
             confidence=confidence[question],
@@ -88,26 +93,36 @@ def _likelier(p: float, log_odds: float) -> float:
 
 
 @pytest.mark.parametrize(
-    "alone,joined,follow_up",
+    "alone,joined,joined_section,follow_up",
     [
-        (0.2, 0.8, True),
-        (0.9, 0.6, False),
-        (0.6, _likelier(0.6, MARGIN / 2), False),
-        (0.9, _likelier(0.9, MARGIN * 1.1), True),
+        (0.2, 0.8, ("email", "email got"), True),
+        (0.9, 0.6, ("pw", "email got"), False),
+        (0.6, _likelier(0.6, MARGIN / 2), ("email", "email got"), False),
+        (0.9, _likelier(0.9, MARGIN * 1.1), ("email", "email got"), True),
+        (0.6, 0.6, ("pw", "email got"), True),
+        (0.6, 0.6, ("pw", "got"), False),
     ],
-    ids=["clearly better as a follow-up", "a switch", "as good alone", "clearly better near 1"],
+    ids=[
+        "clearly better as a follow-up",
+        "a switch",
+        "as good alone",
+        "clearly better near 1",
+        "as good, in the earlier answer's doc",
+        "as good, in the earlier doc by the earlier words",
+    ],
 )
 def test_a_question_without_a_cue_leans_on_the_earlier_turn_only_on_evidence(
-    alone, joined, follow_up
+    alone, joined, joined_section, follow_up
 ):
     asked: list = []
     confidence = {"I never got the email": alone, JOINED: joined}
-    out, retrieval = choose("I never got the email", EARLIER, _retrieve(confidence, asked))
+    retrieve = _retrieve(confidence, asked, {JOINED: joined_section})
+    out, retrieval = choose("I never got the email", EARLIER, retrieve)
     assert out.follow_up is follow_up and retrieval.confidence == (joined if follow_up else alone)
     assert out.question == (JOINED if follow_up else "I never got the email")
-    assert out.prior_sections == (("/assistant/docs/pw/#reset",) if follow_up else ())
+    assert out.prior_sections == (("/assistant/docs/pw/",) if follow_up else ())
     # Only the server's record is carried: the earlier sections, as the follow-up's prior.
-    assert asked == [("I never got the email", ()), (JOINED, ("/assistant/docs/pw/#reset",))]
+    assert asked == [("I never got the email", ()), (JOINED, ("/assistant/docs/pw/",))]
 
 
 def test_a_pronoun_favours_the_follow_up_unless_alone_is_clearly_better():

@@ -286,12 +286,27 @@ def _holds_own_words(reading: Retrieval, alone: Retrieval) -> bool:
 
 def _clearly_better(reading: Retrieval, alone: Retrieval) -> bool:
     """The follow-up reading is clearly better supported than the question alone: the docs
-    cover it (`maybe` at least), it is likelier by MARGIN, and its best section holds as much
-    of the question's own topic: a section found by the earlier topic's words alone drifts
-    away from the question (a topic switch joined with the earlier topic)."""
+    cover it (`maybe` at least) and it is likelier by MARGIN."""
+    return reading.coverage != NONE and _support(reading) - _support(alone) >= MARGIN
+
+
+def _doc(url: str) -> str:
+    return url.split("#")[0]
+
+
+def _continues(reading: Retrieval, alone: Retrieval, prior: tuple[str, ...]) -> bool:
+    """As well supported, the follow-up reading stays in the docs the earlier answer cited
+    while the question alone leaves them: the conversation goes on ("getting a 403 error"
+    after a question on one integration). Only if its section holds as much of the
+    question's own topic: a switch joined with the earlier topic drifts back to the earlier
+    doc by the earlier words alone ("import my apple notes" after a question on the graph)."""
+    docs = {_doc(url) for url in prior}
     return (
-        reading.coverage != NONE
-        and _support(reading) - _support(alone) >= MARGIN
+        bool(reading.hits and alone.hits)
+        and _doc(reading.hits[0].passage.url) in docs
+        and _doc(alone.hits[0].passage.url) not in docs
+        and reading.coverage != NONE
+        and abs(_support(reading) - _support(alone)) < MARGIN
         and _own_share(reading, alone) >= _own_share(alone, alone)
     )
 
@@ -323,7 +338,7 @@ def choose(question: str, earlier: Turn | None, retrieve: Retrieve) -> tuple[Res
     if ruled.follow_up:
         lean = _support(retrieval) - _support(alone) > -MARGIN
     else:
-        lean = _clearly_better(retrieval, alone)
+        lean = _clearly_better(retrieval, alone) or _continues(retrieval, alone, prior)
     if lean:
         return Resolved(text, True, prior), retrieval
     return Resolved(question, False), alone
