@@ -71,7 +71,7 @@ def _retrieve(confidence: dict[str, float], asked: list, sections: dict | None =
 
     def retrieve(question: str, prior: tuple[str, ...]) -> Retrieval:
         asked.append((question, prior))
-        doc, words = (sections or {}).get(question, ("email", "email got"))
+        doc, words = (sections or {}).get(question, ("email", "email got never"))
         url = f"/assistant/docs/{doc}/"
         best = SimpleNamespace(matched=frozenset(words.split()), passage=SimpleNamespace(url=url))
         return Retrieval(
@@ -95,10 +95,10 @@ def _likelier(p: float, log_odds: float) -> float:
 @pytest.mark.parametrize(
     "alone,joined,joined_section,follow_up",
     [
-        (0.2, 0.8, ("email", "email got"), True),
-        (0.9, 0.6, ("pw", "email got"), False),
-        (0.6, _likelier(0.6, MARGIN / 2), ("email", "email got"), False),
-        (0.9, _likelier(0.9, MARGIN * 1.1), ("email", "email got"), True),
+        (0.2, 0.8, ("email", "email got never"), True),
+        (0.9, 0.6, ("pw", "email got never"), False),
+        (0.6, _likelier(0.6, MARGIN / 2), ("email", "email got never"), False),
+        (0.9, _likelier(0.9, MARGIN * 1.1), ("email", "email got never"), True),
         (0.6, 0.6, ("pw", "email got"), True),
         (0.6, 0.6, ("pw", "got"), False),
     ],

@@ -297,9 +297,10 @@ def _doc(url: str) -> str:
 def _continues(reading: Retrieval, alone: Retrieval, prior: tuple[str, ...]) -> bool:
     """As well supported, the follow-up reading stays in the docs the earlier answer cited
     while the question alone leaves them: the conversation goes on ("getting a 403 error"
-    after a question on one integration). Only if its section holds as much of the
-    question's own topic: a switch joined with the earlier topic drifts back to the earlier
-    doc by the earlier words alone ("import my apple notes" after a question on the graph)."""
+    after a question on one integration). Only if its section holds at least half as much of
+    the question's own topic: a switch joined with the earlier topic drifts back to the
+    earlier doc by the earlier words ("import my apple notes" after a question on the
+    graph); a follow-up's section may say the question in other words."""
     docs = {_doc(url) for url in prior}
     return (
         bool(reading.hits and alone.hits)
@@ -307,7 +308,7 @@ def _continues(reading: Retrieval, alone: Retrieval, prior: tuple[str, ...]) -> 
         and _doc(alone.hits[0].passage.url) not in docs
         and reading.coverage != NONE
         and abs(_support(reading) - _support(alone)) < MARGIN
-        and _own_share(reading, alone) >= _own_share(alone, alone)
+        and _own_share(reading, alone) >= _own_share(alone, alone) / 2
     )
 
 
