@@ -5,10 +5,12 @@ answer's id as history, through the JSON endpoint (docs answer), on four sets:
   bench/eval_poetry_set.json  "pairs": Poetry's docs (12)
   bench/eval_obsidian_set.json "pairs": Obsidian Help, English (12)
 Each corpus in a temporary SQLite database of its own (the real ones imported by
-import_docs). Right: the follow-up's first source is a wanted section; a switch is right
-only when it also carries nothing from the first turn (its resolved question is the typed
-one, and it is no follow-up). Printed per set, for the rules alone (the follow-up as the
-rules rewrite it, no ranking of readings) and for the readings ranked on evidence.
+import_docs, their vectors computed before the pairs). Right: the follow-up's answer is
+covered or `maybe` and its first source is a wanted section; a switch is right only when
+it also carries nothing from the first turn (its resolved question is the typed one, and
+it is no follow-up). "Without a cue or pronoun": as the rules read it (followups.signals).
+Printed per set, for the rules alone (the follow-up as the rules rewrite it, no ranking of
+readings) and for the readings ranked on evidence.
 
     .venv/bin/python -m bench.eval_followups [--rules | --evidence] [--fresh] [set ...]
 
