@@ -43,12 +43,13 @@ def test_the_embedded_model_streams_tokens(ask, demo_docs, embedded_chain):
     from tests.conftest import sse_events
 
     r = ask({"question": "How do I export invoices?", "path": "/invoices/"}, endpoint="help/stream")
-    events = sse_events(r.streamed)
-    kinds = [k for k, _ in events if k != "comment"]
+    # Comments (one at once, then every 10 s until the first token) left out.
+    events = [e for e in sse_events(r.streamed) if e[0] != "comment"]
+    kinds = [k for k, _ in events]
     assert kinds[0] == "meta" and kinds[-1] == "done"
     assert kinds.count("token") >= 1
     # The tiny model's answer goes out when the guard keeps some of it, else the docs answer.
-    assert events[1][1]["backend"] in {"embedded", "docs"}
+    assert events[0][1]["backend"] in {"embedded", "docs"}
 
 
 def test_a_busy_model_moves_the_request_down_the_chain(ask, demo_docs, embedded_chain, settings):
