@@ -227,7 +227,7 @@ class Guard:
     def _names_something(self, sentence: str) -> bool:
         """A label or a figure of the passages, or what they say beyond the question's words
         (SPECIFIC_TERMS of their topic terms): not a restatement of the question."""
-        if self._steps.names_label(sentence):
+        if self._steps.names_label(sentence, self._question):
             return True
         if any(_digits(n) in self._numbers for n in _NUMBER.findall(sentence)):
             return True

@@ -270,19 +270,24 @@ class StepChecks:
     def has_labels(self) -> bool:
         return bool(self._labels)
 
-    def names_label(self, sentence: str) -> bool:
+    def names_label(self, sentence: str, question: str = "") -> bool:
         """Whether `sentence` names one of the passages' labels: in its own form (bold,
-        quoted, a menu path), capitalised inside the sentence as the passages write it ("press
-        Send"), or written plainly when it has several words ("click export PDF"; a plain
-        "invoices" names nothing)."""
+        quoted, a menu path), after a verb that works a control ("press Send"), capitalised
+        inside the sentence as the passages write it, or written plainly when it has several
+        words ("click export PDF"; a plain "invoices" names nothing). Written plainly, a label
+        the question already has is its restatement ("to import a CSV file, you need to:")."""
         if any(phrase(label) in self._labels for label in labels_in(sentence)):
             return True
-        plain = _MID_CAPITAL.findall(sentence)
+        asked = f" {phrase(question)} "
+        plain = [w for w in _MID_CAPITAL.findall(sentence) if f" {phrase(w)} " not in asked]
         plain += [span for _, spans in _plain_labels(sentence) for span in spans]
         if any(phrase(words) and self._known(words) for words in plain):
             return True
         words = f" {phrase(sentence)} "
-        return any(" " in label and f" {label} " in words for label in self._labels)
+        return any(
+            " " in label and f" {label} " in words and f" {label} " not in asked
+            for label in self._labels
+        )
 
     def _known(self, label: str) -> bool:
         words = phrase(label)
