@@ -14,7 +14,9 @@ connections still queued on its socket unless the kernel moves them
 
 import contextlib
 import os
+import signal
 import socket
+import sys
 
 from uvicorn_worker import UvicornWorker
 
@@ -37,6 +39,14 @@ def own_socket(shared: socket.socket, backlog: int) -> socket.socket:
 
 class Worker(UvicornWorker):
     CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "lifespan": "off"}
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        # uvicorn re-raises the signal it stopped on, with the handler it found at start, once
+        # its last request is served: exit as Python does (atexit writes the query log's last
+        # rows) rather than die by the signal.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: sys.exit(0))
 
     def init_process(self) -> None:
         if reuse_port():

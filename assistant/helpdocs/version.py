@@ -1,13 +1,17 @@
 """The docs' version: it changes whenever a doc is saved or deleted and when the sections'
 vectors are stored, and keys the indexes and the answer cache."""
 
+import logging
 import threading
 import time
 
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.db.models import Count, Max
 
 from assistant.models import HelpDoc, SectionVector
+
+log = logging.getLogger(__name__)
 
 DOCS_VERSION_KEY = "assistant:docs-version"
 # Bounds how stale another worker's view of the docs can be when the cache is per process.
@@ -35,16 +39,29 @@ def docs_version() -> str:
         return _read_docs_version(now)
 
 
+# The last version this process read: while the database is unreachable the docs can't
+# change, and the indexes built for it still answer (a question is never a 500 for it).
+_last_known: str | None = None
+
+
 def _read_docs_version(now: float) -> str:
-    global _local_version
+    global _local_version, _last_known
     version = cache.get(DOCS_VERSION_KEY)
     if version is None:
-        agg = HelpDoc.objects.aggregate(n=Count("id"), last=Max("updated"))
-        last = agg["last"].timestamp() if agg["last"] else 0
-        # Vectors stored since (the embedding task's) rebuild the indexes with meaning.
-        version = f"{agg['n']}-{last:.6f}-{SectionVector.objects.count()}"
-        cache.set(DOCS_VERSION_KEY, version, DOCS_VERSION_TTL)
+        try:
+            agg = HelpDoc.objects.aggregate(n=Count("id"), last=Max("updated"))
+            last = agg["last"].timestamp() if agg["last"] else 0
+            # Vectors stored since (the embedding task's) rebuild the indexes with meaning.
+            version = f"{agg['n']}-{last:.6f}-{SectionVector.objects.count()}"
+        except DatabaseError:
+            if _last_known is None:
+                raise
+            log.warning("docs version unreadable (database down): keeping %s", _last_known)
+            version = _last_known
+        else:
+            cache.set(DOCS_VERSION_KEY, version, DOCS_VERSION_TTL)
     _local_version = (now, version)
+    _last_known = version
     return version
 
 
