@@ -132,7 +132,7 @@ def test_a_new_question_aborts_the_one_in_flight(page, standin):
     _ask(page, "How do I add a new client?")
     page.wait_for_function("() => document.querySelector('.hd-answer').textContent.length > 0")
     standin.tokens = ["Click ", "**New client**."]
-    _ask(page, "register another company as a customer")
+    _ask(page, "how do I create a new customer?")
     _wait_answered(page)
     assert page.inner_text(".hd-answer") == "Click New client."
     assert len(page.stream_requests) == 2
