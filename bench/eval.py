@@ -68,7 +68,9 @@ def invented(answer: str, corpus: "Corpus") -> dict[str, int]:
 
 LABEL = re.compile(r'\*\*(.+?)\*\*|"([^"\n]+)"|“([^”\n]+)”|«\s?([^»\n]+?)\s?»|`([^`\n]+)`')
 ARROW = re.compile(r"\s*(?:→|->|›|>)\s*")
-MENU_PATH = re.compile(r"((?:[A-Z][\w-]*\s?)+(?:\s*(?:→|->|›|>)\s*[A-Z][\w-]*)+)")
+# Capitalised words joined by single spaces, then "→ Next" steps: each split unambiguous (the
+# looser `(?:[A-Z][\w-]*\s?)+` backtracked for an hour over Poetry's docs).
+MENU_PATH = re.compile(r"([A-Z][\w-]*(?:\s[A-Z][\w-]*)*(?:\s*(?:→|->|›|>)\s*[A-Z][\w-]*)+)")
 NEGATION = re.compile(
     r"\b(?:not|no|never|cannot|none|nothing)\b|n[’']t\b|\bne\b[^.!?]*?\b(?:pas|jamais|plus|rien)\b"
     r"|\b(?:jamais|aucun|aucune)\b",

@@ -8,6 +8,8 @@ from assistant.backends import breaker, generate
 from tests.conftest import collect
 
 PROMPT = Prompt(system="s", user="u")
+SAY = "Click **Save** to keep your changes."
+SAID = Prompt(system="s", user="u", docs_text=SAY)
 
 
 class Clock:
@@ -88,15 +90,15 @@ def test_open_breaker_skips_a_guarded_backend(settings, clock, monkeypatch):
 
         async def stream(self, prompt, usage):
             calls.append(1)
-            yield Token("hi")
+            yield Token(SAY)  # what the passages say: the guard lets it through
 
     monkeypatch.setitem(backends.REGISTRY, "m", Model())
     settings.ASSISTANT_BACKENDS = ["m", "docs"]
     breaker.failure("m")
-    assert _backend_of(generate(PROMPT)) == "docs"
+    assert _backend_of(generate(SAID)) == "docs"
     assert calls == []
     clock.now += 31
-    assert _backend_of(generate(PROMPT)) == "m"
+    assert _backend_of(generate(SAID)) == "m"
     assert breaker.state("m")["state"] == "closed"
 
 
