@@ -70,6 +70,16 @@ def section_name(url: str) -> str:
     return url.removeprefix("/assistant/docs/").replace("/#", "#").rstrip("/")
 
 
+def ask_help(client, question: str, path: str, history: list | None = None) -> dict:
+    """The JSON endpoint's answer to `question` (Django's test client), asserted 200."""
+    body = {"question": question, "path": path, "hints": ""}
+    if history:
+        body["history"] = history
+    r = client.post("/assistant/api/help/", body, content_type="application/json")
+    assert r.status_code == 200, (question, r.content)
+    return r.json()
+
+
 def wanted(name: str, want: set[str]) -> bool:
     return name in want or name.split("#")[0] in want
 

@@ -35,6 +35,8 @@ os.environ.update(
 )
 os.environ.pop("REDIS_URL", None)
 
+from bench.corpora import ask_help, section_name  # noqa: E402  (after the environment)
+
 SET = json.loads((ROOT / "bench" / "eval_set.json").read_text())
 URL = re.compile(r"https?://\S+|www\.\S+|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|co|app|example)\b")
 MD_TARGET = re.compile(r"\]\(([^)\s]*)\)")
@@ -278,19 +280,6 @@ CONDENSE = (
 )
 
 
-def _source_name(url: str) -> str:
-    return url.removeprefix("/assistant/docs/").replace("/#", "#").rstrip("/")
-
-
-def _asked(client, question: str, path: str, history: list | None = None) -> dict:
-    body = {"question": question, "path": path, "hints": ""}
-    if history:
-        body["history"] = history
-    r = client.post("/assistant/api/help/", body, content_type="application/json")
-    assert r.status_code == 200, (question, r.content)
-    return r.json()
-
-
 def condensed_by_model(first: str, then: str) -> tuple[str, float]:
     """The follow-up rewritten by the embedded model (SmolLM2), and the time it took: the
     alternative to the rules, measured beside them."""
@@ -315,17 +304,17 @@ def run_followups(corpus: str, client, by_model: bool = False) -> dict:
     cache.clear()
     rows, ms = [], []
     for pair in (p for p in FOLLOW_UPS if p["corpus"] == corpus):
-        first = _asked(client, pair["first"], pair["path"])
+        first = ask_help(client, pair["first"], pair["path"])
         if by_model:
             question, took = condensed_by_model(pair["first"], pair["then"])
             ms.append(took)
-            body = _asked(client, question, pair["path"])
+            body = ask_help(client, question, pair["path"])
             carried = question.strip().lower() != pair["then"].strip().lower()
         else:
             history = [{"question": pair["first"], "id": first["id"]}]
-            body = _asked(client, pair["then"], pair["path"], history)
+            body = ask_help(client, pair["then"], pair["path"], history)
             carried = body["resolved"] != pair["then"]
-        source = _source_name(body["sources"][0]["url"]) if body["covered"] else ""
+        source = section_name(body["sources"][0]["url"]) if body["covered"] else ""
         right = source in pair["want"] and _plain(pair["passage"]) in _plain(body["answer"])
         rows.append({**pair, "resolved": body["resolved"], "source": source, "right": right,
                      "carried": carried})  # fmt: skip
@@ -390,7 +379,7 @@ def run_real(name: str, client, corpus: "Corpus") -> dict:
         body = r.json()
         assert r.status_code == 200, (item, body)
         first = body["sources"][0]["url"] if body["sources"] and body["covered"] else ""
-        section = first.removeprefix("/assistant/docs/").replace("/#", "#").rstrip("/")
+        section = section_name(first)
         rows.append(
             {
                 **item,

@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.corpora import ask_help, section_name
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 for name, value in {
@@ -115,22 +117,9 @@ def _database(corpus: str, folder: Path, fresh: bool) -> str:
     return summary
 
 
-def _name(url: str) -> str:
-    return url.removeprefix("/assistant/docs/").replace("/#", "#").rstrip("/")
-
-
 def _right(source: str, want: list[str]) -> bool:
     doc = source.split("#")[0]
     return source in want or (f"{doc}#*" in want and source.startswith(f"{doc}"))
-
-
-def _asked(client, question: str, path: str, history: list | None = None) -> dict:
-    body = {"question": question, "path": path, "hints": ""}
-    if history:
-        body["history"] = history
-    r = client.post("/assistant/api/help/", body, content_type="application/json")
-    assert r.status_code == 200, (question, r.content)
-    return r.json()
 
 
 def _no_cue(question: str) -> bool:
@@ -146,11 +135,11 @@ def run_pairs(pairs: list[dict], client) -> list[dict]:
     rows = []
     for pair in pairs:
         cache.clear()
-        first = _asked(client, pair["first"], pair.get("path", "/"))
+        first = ask_help(client, pair["first"], pair.get("path", "/"))
         history = [{"question": pair["first"], "id": first["id"]}]
-        body = _asked(client, pair["then"], pair.get("path", "/"), history)
+        body = ask_help(client, pair["then"], pair.get("path", "/"), history)
         answered = body["sources"] and body.get("coverage", "covered" if body["covered"] else "")
-        source = _name(body["sources"][0]["url"]) if answered and answered != "none" else ""
+        source = section_name(body["sources"][0]["url"]) if answered and answered != "none" else ""
         carried = body["resolved"] != pair["then"] or bool(body.get("follow_up"))
         right = _right(source, pair["want"]) and not (pair["switch"] and carried)
         rows.append({**pair, "resolved": body["resolved"], "source": source, "right": right,

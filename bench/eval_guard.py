@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.corpora import section_name
+
 ROOT = Path(__file__).resolve().parent.parent
 FAITHFUL = Path(os.environ.get("EVAL_GUARD_FAITHFUL", ROOT / "bench" / "guard_faithful.json"))
 # Seconds between the stand-in's tokens (50 tokens/s, a small model on a CPU).
@@ -170,7 +172,7 @@ def _names(prompt) -> set[str]:
     """The doc slugs and sections ("slug#anchor") of the prompt's passages."""
     out = set()
     for s in prompt.sources:
-        name = s["url"].removeprefix("/assistant/docs/").replace("/#", "#").rstrip("/")
+        name = section_name(s["url"])
         out |= {name, name.split("#")[0]}
     return out
 
